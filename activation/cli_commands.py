@@ -1,0 +1,14 @@
+"""Registers the command groups, each defined in its own module next to the service it drives."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(root: click.Group) -> None:
+    from activation.cli_db import db
+    from activation.cli_demo import demo
+
+    for command in (db, demo):
+        if command.name not in root.commands:
+            root.add_command(command)

@@ -1,0 +1,376 @@
+"""Layered, validated settings: config/default.toml, config/<env>.toml, then the environment.
+
+Built once at start-up by `load_settings`; everything else receives the frozen result. Secrets come
+only from the environment (or a `*_FILE` variant), never from TOML files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from activation.errors import ConfigurationError
+
+ENVIRONMENTS = ("demo", "development", "test", "production")
+MIN_SECRET_KEY_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///instance/activation.db"
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    public_url: str = "http://127.0.0.1:5000"
+    organisation_name: str = "Contoso"
+    support_contact: str = "the IT service desk"
+    my_security_info_url: str = "https://mysignins.microsoft.com/security-info"
+    trusted_proxies: int = 0
+    max_request_bytes: int = 2_000_000
+
+
+@dataclass(frozen=True)
+class MicrosoftSettings:
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com"
+    ca_bundle: str = ""
+    certificate_path: str = ""
+    certificate_thumbprint: str = ""
+    provisioning_sp_id: str = ""
+    provisioning_job_id: str = ""
+
+    @property
+    def authority(self) -> str:
+        return f"{self.authority_host.rstrip('/')}/{self.tenant_id}"
+
+    @property
+    def graph_scope(self) -> str:
+        return f"{self.graph_url.rstrip('/')}/.default"
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    backend: str = "outbox"
+    mail_from: str = "no-reply@contoso.example"
+    sender: str = ""
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_security: str = "starttls"
+    smtp_timeout_seconds: float = 15.0
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class ProvisioningSettings:
+    upn_domain: str = "contoso.example"
+    mapping: str = "config/mapping.toml"
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    invite_lead_days: int = 7
+    invite_lifetime_days: int = 14
+    activation_days_before_start: int = 0
+    activation_grace_days: int = 14
+    otp_digits: int = 6
+    otp_lifetime_minutes: int = 10
+    otp_max_attempts: int = 5
+    resend_cooldown_seconds: int = 60
+    lockout_threshold: int = 10
+    tap_lifetime_minutes: int = 120
+    tap_usable_once: bool = True
+    password_path: bool = False
+    retry_window_minutes: int = 15
+    mass_change_share: float = 0.10
+    mass_change_count: int = 50
+    upload_rate_calls: int = 40
+    upload_rate_period_seconds: float = 5.0
+    default_time_zone: str = "UTC"
+    manager_notification: bool = True
+
+
+@dataclass(frozen=True)
+class StaffSettings:
+    idle_timeout_minutes: int = 30
+    absolute_timeout_hours: int = 8
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    instance_dir: str = "instance"
+    secret_key: str = field(default="", repr=False)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    portal: PortalSettings = field(default_factory=PortalSettings)
+    microsoft: MicrosoftSettings = field(default_factory=MicrosoftSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    provisioning: ProvisioningSettings = field(default_factory=ProvisioningSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    staff: StaffSettings = field(default_factory=StaffSettings)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def replace(self, **sections: Any) -> Settings:
+        """A copy with some values changed: `settings.replace(policy={"otp_digits": 8})`."""
+        changes: dict[str, Any] = {}
+        for name, value in sections.items():
+            current = getattr(self, name)
+            if dataclasses.is_dataclass(current) and isinstance(value, Mapping):
+                changes[name] = dataclasses.replace(current, **value)
+            else:
+                changes[name] = value
+        return dataclasses.replace(self, **changes)
+
+
+SECTIONS = {f.name for f in dataclasses.fields(Settings) if f.name not in ("env", "instance_dir", "secret_key")}
+
+# Environment variable -> (section, key). Section None means a top-level Settings field.
+ENVIRONMENT_VARIABLES: dict[str, tuple[str | None, str]] = {
+    "ACTIVATION_ENV": (None, "env"),
+    "ACTIVATION_INSTANCE_DIR": (None, "instance_dir"),
+    "ACTIVATION_DATABASE_URL": ("database", "url"),
+    "ACTIVATION_PUBLIC_URL": ("portal", "public_url"),
+    "ACTIVATION_TRUSTED_PROXIES": ("portal", "trusted_proxies"),
+    "ACTIVATION_TENANT_ID": ("microsoft", "tenant_id"),
+    "ACTIVATION_CLIENT_ID": ("microsoft", "client_id"),
+    "ACTIVATION_CLIENT_CERTIFICATE": ("microsoft", "certificate_path"),
+    "ACTIVATION_CLIENT_CERTIFICATE_THUMBPRINT": ("microsoft", "certificate_thumbprint"),
+    "ACTIVATION_AUTHORITY_HOST": ("microsoft", "authority_host"),
+    "ACTIVATION_GRAPH_URL": ("microsoft", "graph_url"),
+    "ACTIVATION_CA_BUNDLE": ("microsoft", "ca_bundle"),
+    "ACTIVATION_PROVISIONING_SP_ID": ("microsoft", "provisioning_sp_id"),
+    "ACTIVATION_PROVISIONING_JOB_ID": ("microsoft", "provisioning_job_id"),
+    "ACTIVATION_MAIL_BACKEND": ("mail", "backend"),
+    "ACTIVATION_MAIL_FROM": ("mail", "mail_from"),
+    "ACTIVATION_MAIL_SENDER": ("mail", "sender"),
+    "ACTIVATION_SMTP_HOST": ("mail", "smtp_host"),
+    "ACTIVATION_SMTP_PORT": ("mail", "smtp_port"),
+    "ACTIVATION_SMTP_USERNAME": ("mail", "smtp_username"),
+    "ACTIVATION_SMTP_SECURITY": ("mail", "smtp_security"),
+    "ACTIVATION_REDIS_URL": ("redis", "url"),
+}
+
+# Secrets: only from the environment, directly or from a file named by NAME_FILE.
+SECRET_VARIABLES: dict[str, tuple[str | None, str]] = {
+    "ACTIVATION_SECRET_KEY": (None, "secret_key"),
+    "ACTIVATION_CLIENT_SECRET": ("microsoft", "client_secret"),
+    "ACTIVATION_SMTP_PASSWORD": ("mail", "smtp_password"),
+}
+SECRET_KEYS = {(section, key) for section, key in SECRET_VARIABLES.values()}
+
+CHOICES: dict[tuple[str | None, str], tuple[str, ...]] = {
+    (None, "env"): ENVIRONMENTS,
+    ("mail", "backend"): ("outbox", "smtp", "graph"),
+    ("mail", "smtp_security"): ("starttls", "ssl", "none"),
+}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config_dir: Path | str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build and validate Settings. Raises ConfigurationError naming the variable and the fix."""
+    environ = os.environ if environ is None else environ
+    config_dir = Path(config_dir) if config_dir is not None else Path(environ.get("ACTIVATION_CONFIG_DIR", "config"))
+    values: dict[str | None, dict[str, Any]] = {None: {}}
+    env = environ.get("ACTIVATION_ENV", (overrides or {}).get("env", "development"))
+    _check_choice(None, "env", env, "ACTIVATION_ENV")
+
+    for path in (config_dir / "default.toml", config_dir / f"{env}.toml"):
+        if path.is_file():
+            _merge_toml(values, path)
+    for name, (section, key) in ENVIRONMENT_VARIABLES.items():
+        if name in environ:
+            values.setdefault(section, {})[key] = _coerce(section, key, environ[name], name)
+    for name, (section, key) in SECRET_VARIABLES.items():
+        secret = _read_secret(environ, name)
+        if secret is not None:
+            values.setdefault(section, {})[key] = secret
+    for section_or_key, value in (overrides or {}).items():
+        if isinstance(value, Mapping):
+            values.setdefault(section_or_key, {}).update(value)
+        else:
+            values[None][section_or_key] = value
+
+    settings = _build(values)
+    if not settings.secret_key:
+        settings = dataclasses.replace(settings, secret_key=_generated_secret_key(settings))
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Cross-field checks. Production refuses anything unsafe."""
+    policy = settings.policy
+    if not 6 <= policy.otp_digits <= 8:
+        raise ConfigurationError("policy.otp_digits must be between 6 and 8; set it in config/<env>.toml.")
+    if not 60 <= policy.tap_lifetime_minutes <= 480:
+        raise ConfigurationError(
+            "policy.tap_lifetime_minutes must be within Entra's default TAP policy range 60-480."
+        )
+    if not 0 < policy.mass_change_share <= 1:
+        raise ConfigurationError("policy.mass_change_share must be a fraction between 0 and 1, e.g. 0.10.")
+    if policy.upload_rate_calls < 1 or policy.upload_rate_period_seconds <= 0:
+        raise ConfigurationError("policy.upload_rate_calls and upload_rate_period_seconds must be positive.")
+    for zone_field in ("default_time_zone",):
+        try:
+            ZoneInfo(getattr(policy, zone_field))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigurationError(
+                f"policy.{zone_field} {getattr(policy, zone_field)!r} is not an IANA time zone, e.g. Europe/London."
+            ) from None
+    public = urlparse(settings.portal.public_url)
+    if public.scheme not in ("http", "https") or not public.netloc:
+        raise ConfigurationError(
+            f"ACTIVATION_PUBLIC_URL {settings.portal.public_url!r} must be an absolute http(s) URL, "
+            "e.g. https://activate.contoso.com."
+        )
+    if settings.is_production:
+        _validate_production(settings)
+
+
+def _validate_production(settings: Settings) -> None:
+    if len(settings.secret_key) < MIN_SECRET_KEY_LENGTH or len(set(settings.secret_key)) < 10:
+        raise ConfigurationError(
+            "ACTIVATION_SECRET_KEY is missing or weak. Production needs at least "
+            f"{MIN_SECRET_KEY_LENGTH} random characters, e.g. from `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`, set in the environment or ACTIVATION_SECRET_KEY_FILE."
+        )
+    if settings.mail.backend == "outbox":
+        raise ConfigurationError(
+            "ACTIVATION_MAIL_BACKEND=outbox only stores mail locally; production needs smtp or graph."
+        )
+    if urlparse(settings.portal.public_url).scheme != "https":
+        raise ConfigurationError("ACTIVATION_PUBLIC_URL must use https in production.")
+    for name, url in (("ACTIVATION_AUTHORITY_HOST", settings.microsoft.authority_host),
+                      ("ACTIVATION_GRAPH_URL", settings.microsoft.graph_url)):
+        host = urlparse(url).hostname or ""
+        if host in ("localhost", "::1") or host.startswith("127."):
+            raise ConfigurationError(
+                f"{name} points at {host}: the local emulator is never used in production."
+            )
+
+
+def _build(values: dict[str | None, dict[str, Any]]) -> Settings:
+    top = dict(values.get(None, {}))
+    sections: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        if f.name in SECTIONS:
+            section_type = get_type_hints(Settings)[f.name]
+            sections[f.name] = section_type(**values.get(f.name, {}))
+    return Settings(**top, **sections)
+
+
+def _merge_toml(values: dict[str | None, dict[str, Any]], path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML ({exc}). Fix the file and start again.") from None
+    for section, table in data.items():
+        if section not in SECTIONS or not isinstance(table, dict):
+            raise ConfigurationError(
+                f"{path}: unknown section [{section}]. Known sections: {', '.join(sorted(SECTIONS))}."
+            )
+        known = _field_types(section)
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigurationError(
+                    f"{path}: unknown key {key!r} in [{section}]. Known keys: {', '.join(sorted(known))}."
+                )
+            if (section, key) in SECRET_KEYS:
+                raise ConfigurationError(
+                    f"{path}: [{section}] {key} is a secret and must come from the environment, not a file."
+                )
+            values.setdefault(section, {})[key] = _check_type(section, key, value, f"{path} [{section}] {key}")
+
+
+def _field_types(section: str | None) -> dict[str, Any]:
+    if section is None:
+        return get_type_hints(Settings)
+    return get_type_hints(get_type_hints(Settings)[section])
+
+
+def _check_type(section: str | None, key: str, value: Any, where: str) -> Any:
+    expected = _field_types(section)[key]
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigurationError(f"{where}: expected {expected.__name__}, got {value!r}.")
+    _check_choice(section, key, value, where)
+    return value
+
+
+def _coerce(section: str | None, key: str, raw: str, name: str) -> Any:
+    expected = _field_types(section)[key]
+    try:
+        if expected is bool:
+            lowered = raw.strip().lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(raw)
+            value: Any = lowered in ("1", "true", "yes", "on")
+        elif expected is int:
+            value = int(raw)
+        elif expected is float:
+            value = float(raw)
+        else:
+            value = raw
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a valid {expected.__name__}.") from None
+    _check_choice(section, key, value, name)
+    return value
+
+
+def _check_choice(section: str | None, key: str, value: Any, where: str) -> None:
+    choices = CHOICES.get((section, key))
+    if choices and value not in choices:
+        raise ConfigurationError(f"{where}={value!r} is not one of: {', '.join(choices)}.")
+
+
+def _read_secret(environ: Mapping[str, str], name: str) -> str | None:
+    file_name = environ.get(f"{name}_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigurationError(f"{name}_FILE={file_name!r} cannot be read ({exc.strerror}).") from None
+    return environ.get(name) or None
+
+
+def _generated_secret_key(settings: Settings) -> str:
+    """Demo/dev/test convenience: a random key kept in the instance folder. Production never gets here."""
+    if settings.is_production:
+        return ""
+    if settings.env == "test":
+        return secrets.token_urlsafe(48)
+    path = Path(settings.instance_dir) / "secret_key"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key

@@ -1,0 +1,61 @@
+"""Second line of defence against secrets in logs and audit details.
+
+The primary protection is never to pass a secret to a logger at all; this filter catches mistakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+SECRET_KEY_PATTERN = re.compile(
+    r"(pass(word)?|secret|token|otp|code|tap|temporaryaccesspass|authorization|cookie|api[_-]?key|assertion"
+    r"|private[_-]?key|credential)",
+    re.IGNORECASE,
+)
+# key=value or "key": "value" shapes inside free text.
+_INLINE_SECRET = re.compile(
+    r"(?P<key>(?:access_token|refresh_token|id_token|client_secret|client_assertion|password|temporaryAccessPass"
+    r"|code_verifier|otp|code|authorization)[\"']?\s*[:=]\s*[\"']?)(?P<value>(?:Bearer\s+)?[^\s\"'&,}]+)",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"Bearer\s+[A-Za-z0-9\-_.~+/=]+")
+REDACTED = "[redacted]"
+
+
+def is_secret_key(key: str) -> bool:
+    return bool(SECRET_KEY_PATTERN.search(key))
+
+
+def redact_text(text: str) -> str:
+    text = _BEARER.sub("Bearer " + REDACTED, text)
+    return _INLINE_SECRET.sub(lambda m: m.group("key") + REDACTED, text)
+
+
+def redact(value: Any) -> Any:
+    """Copy of a JSON-like value with secret-looking keys masked and inline secrets scrubbed."""
+    if isinstance(value, Mapping):
+        return {k: (REDACTED if is_secret_key(str(k)) else redact(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message and args so known secret shapes never reach a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg = redact_text(message)
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True

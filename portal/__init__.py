@@ -1,0 +1,53 @@
+"""The thin Flask layer. `create_app` is the portal's composition root."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from activation.config import Settings, load_settings
+from activation.logging_config import configure_logging
+from activation.runtime import Runtime
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
+    """Build the portal. Settings default to `load_settings()`; tests pass their own (or a runtime)."""
+    if runtime is None:
+        runtime = Runtime.from_settings(settings or load_settings())
+    settings = runtime.settings
+
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder="static")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.portal.max_request_bytes,
+        SESSION_COOKIE_NAME="__Host-activation" if _https(settings) else "activation",
+        SESSION_COOKIE_SECURE=_https(settings),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=3600,
+        WTF_CSRF_TIME_LIMIT=3600,
+        WTF_CSRF_SSL_STRICT=_https(settings),
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.extensions["activation"] = runtime
+
+    from portal import database, errors, health, request_context
+
+    configure_logging(logging.INFO, extra_filters=(request_context.RequestIdLogFilter(),))
+    CSRFProtect(app)
+    request_context.init_app(app)
+    database.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.jinja_env.globals.update(organisation_name=settings.portal.organisation_name,
+                                 support_contact=settings.portal.support_contact)
+    return app
+
+
+def _https(settings: Settings) -> bool:
+    return settings.portal.public_url.startswith("https://")

@@ -1,0 +1,24 @@
+"""Typed access to what create_app installed, for views."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from sqlalchemy.orm import Session
+
+from activation.audit import RequestContext
+from activation.runtime import Runtime
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["activation"]
+
+
+def db() -> Session:
+    """The request's database session, opened lazily and closed at teardown (flaskr style)."""
+    if "db" not in g:
+        g.db = runtime().session_factory()
+    return g.db
+
+
+def request_context() -> RequestContext:
+    return RequestContext(request_id=g.get("request_id"), client_ip=g.get("client_ip"))

@@ -1,0 +1,54 @@
+"""The Graph port: what the services need from Microsoft Graph, and nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from activation.graph.models import (
+    BulkUploadResult,
+    GraphUser,
+    MailMessage,
+    ProvisioningLogEntry,
+    TemporaryAccessPass,
+)
+
+
+class TokenProvider(Protocol):
+    def access_token(self) -> str:
+        """An app-only bearer token for Graph (cached by the provider)."""
+
+
+class GraphClient(Protocol):
+    def bulk_upload(self, payload: dict[str, Any]) -> BulkUploadResult:
+        """Send one SCIM BulkRequest (1..50 Operations) to the inbound provisioning job."""
+
+    def provisioning_logs(
+        self,
+        job_id: str | None = None,
+        external_id: str | None = None,
+        status: str | None = None,
+        top: int = 100,
+    ) -> Iterator[ProvisioningLogEntry]:
+        """Provisioning log entries, newest first, following paging. None means "no filter"."""
+
+    def get_user(self, user_id: str) -> GraphUser: ...
+
+    def find_user_by_employee_id(self, employee_id: str) -> GraphUser | None: ...
+
+    def enable_user(self, user_id: str) -> None: ...
+
+    def disable_user(self, user_id: str) -> None: ...
+
+    def create_tap(self, user_id: str, lifetime_minutes: int, usable_once: bool) -> TemporaryAccessPass:
+        """Create a TAP (replacing any existing one); the only call that returns its value."""
+
+    def list_taps(self, user_id: str) -> list[TemporaryAccessPass]: ...
+
+    def delete_tap(self, user_id: str, method_id: str) -> None: ...
+
+    def revoke_sessions(self, user_id: str) -> None: ...
+
+    def set_password(self, user_id: str, password: str) -> None: ...
+
+    def send_mail(self, sender: str, message: MailMessage) -> None: ...

@@ -1,0 +1,136 @@
+"""SMTP relay backend using the standard library client (STARTTLS, implicit TLS or plain)."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+from activation.clock import Clock, SystemClock
+from activation.errors import ConfigurationError
+from activation.mail.message import Email, MailDeliveryError, ensure_safe_headers
+from activation.mail.smtp_errors import BACKEND, delivery_error
+
+logger = logging.getLogger(__name__)
+SECURITY_MODES = ("starttls", "ssl", "none")
+
+
+def build_mime_message(email: Email, *, mail_from: str, clock: Clock) -> EmailMessage:
+    """multipart/alternative with the text part first (the fallback) and the HTML part last (preferred)."""
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Date"] = format_datetime(clock.now())
+    message["Message-ID"] = make_msgid(domain=domain)
+    # RFC 3834: an automated message; the second header asks Exchange not to send out-of-office replies.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message
+
+
+class SmtpMailer:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        security: str,
+        username: str,
+        password: str,
+        mail_from: str,
+        timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        clock: Clock | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        if security not in SECURITY_MODES:
+            raise ConfigurationError(
+                f"ACTIVATION_SMTP_SECURITY {security!r} is not one of {', '.join(SECURITY_MODES)}."
+            )
+        if security == "none" and username:
+            raise ConfigurationError(
+                "ACTIVATION_SMTP_SECURITY=none with a username would send the SMTP password in clear text; "
+                "use starttls or ssl."
+            )
+        if username and not password:
+            raise ConfigurationError("ACTIVATION_SMTP_USERNAME is set but ACTIVATION_SMTP_PASSWORD is empty.")
+        self._host = host
+        self._port = port
+        self._security = security
+        self._username = username
+        self._password = password
+        self._mail_from = mail_from
+        self._timeout = timeout
+        self._clock = clock or SystemClock()
+        self._local_hostname = local_hostname
+        self._ssl_context = ssl_context
+        if self._ssl_context is None and security != "none":
+            self._ssl_context = ssl.create_default_context()
+
+    def __repr__(self) -> str:
+        return f"SmtpMailer(host={self._host!r}, port={self._port}, security={self._security!r})"
+
+    def send(self, email: Email) -> None:
+        ensure_safe_headers(email, backend=BACKEND)
+        try:
+            message = build_mime_message(email, mail_from=self._mail_from, clock=self._clock)
+        except (ValueError, TypeError, IndexError) as exc:  # the email package's header parsing
+            raise MailDeliveryError(
+                f"SMTP: could not build a {email.kind} email ({type(exc).__name__}).",
+                backend=BACKEND,
+                cause=type(exc).__name__,
+            ) from None
+        stage = "connect"
+        try:
+            client = self._connect()
+        except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError is an OSError
+            raise self._error(exc, stage, email) from None
+        try:
+            if self._security == "starttls":
+                stage = "starttls"
+                client.ehlo()
+                client.starttls(context=self._ssl_context)
+                client.ehlo()
+            if self._username:
+                stage = "auth"
+                client.login(self._username, self._password)
+            stage = "send"
+            client.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            client.close()
+            # `from None`: the chained smtplib error could carry the server's reply to AUTH.
+            raise self._error(exc, stage, email) from None
+        self._quit_quietly(client)
+        logger.info(
+            "Sent a %s email through SMTP relay %s:%s (%s).", email.kind, self._host, self._port, message["Message-ID"]
+        )
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._security == "ssl":
+            return smtplib.SMTP_SSL(
+                self._host,
+                self._port,
+                local_hostname=self._local_hostname,
+                timeout=self._timeout,
+                context=self._ssl_context,
+            )
+        return smtplib.SMTP(self._host, self._port, local_hostname=self._local_hostname, timeout=self._timeout)
+
+    def _quit_quietly(self, client: smtplib.SMTP) -> None:
+        """The message is already accepted; a failed QUIT must not turn that into a reported failure."""
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError) as exc:
+            logger.debug("SMTP QUIT to %s:%s failed after delivery (%s).", self._host, self._port, type(exc).__name__)
+            client.close()
+
+    def _error(self, exc: BaseException, stage: str, email: Email) -> MailDeliveryError:
+        return delivery_error(
+            exc, host=self._host, port=self._port, stage=stage, timeout=self._timeout, kind=email.kind
+        )

@@ -138,7 +138,7 @@ class Activation(Base):
     completed_at: Mapped[datetime | None]
     tap_method_id: Mapped[str | None] = mapped_column(String(64))
     tap_expires_at: Mapped[datetime | None]
-    result_token_hash: Mapped[str | None] = mapped_column(String(64))
+    step_lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -16,6 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from activation.clock import Clock, SystemClock
 from activation.config import Settings
 from activation.db import make_engine, make_session_factory
+from activation.deps import Deps
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
 @dataclass
@@ -47,3 +51,47 @@ class Runtime:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    # Adapters chosen by configuration, built on first use.
+
+    @property
+    def graph(self) -> Any:
+        def build() -> Any:
+            from activation.graph.factory import build_graph_client
+
+            ms = self.settings.microsoft
+            return build_graph_client(
+                graph_url=ms.graph_url, authority_host=ms.authority_host, tenant_id=ms.tenant_id,
+                client_id=ms.client_id, client_secret=ms.client_secret or None,
+                certificate_path=ms.certificate_path or None,
+                certificate_thumbprint=ms.certificate_thumbprint or None, ca_bundle=ms.ca_bundle or None,
+                clock=self.clock, provisioning_sp_id=ms.provisioning_sp_id or None,
+                provisioning_job_id=ms.provisioning_job_id or None,
+            )
+
+        return self.provide("graph", build)
+
+    @property
+    def mailer(self) -> Any:
+        def build() -> Any:
+            from activation.mail.factory import build_mailer
+
+            return build_mailer(self.settings.mail, session_factory=self.session_factory,
+                                graph_client_provider=lambda: self.graph)
+
+        return self.provide("mailer", build)
+
+    @property
+    def renderer(self) -> Any:
+        def build() -> Any:
+            from activation.mail.rendering import EmailRenderer
+
+            portal = self.settings.portal
+            return EmailRenderer(TEMPLATES_DIR / "email", public_url=portal.public_url,
+                                 organisation_name=portal.organisation_name, support_contact=portal.support_contact)
+
+        return self.provide("renderer", build)
+
+    def deps(self) -> Deps:
+        return Deps(settings=self.settings, clock=self.clock, mailer=self.mailer, renderer=self.renderer,
+                    graph_provider=lambda: self.graph)

@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.extensions["activation"] = runtime
 
-    from portal import database, errors, health, request_context
+    from portal import database, errors, health, request_context, starter
 
     configure_logging(logging.INFO, extra_filters=(request_context.RequestIdLogFilter(),))
     CSRFProtect(app)
@@ -44,6 +44,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     database.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(starter.bp)
+    if settings.env in ("demo", "development", "test") and settings.mail.backend == "outbox":
+        from portal import mailbox
+
+        app.register_blueprint(mailbox.bp)
     app.jinja_env.globals.update(organisation_name=settings.portal.organisation_name,
                                  support_contact=settings.portal.support_contact)
     return app

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-26 12:09:57.507399
+Create Date: 2026-11-26 12:13:20.472868
 """
 
 from collections.abc import Sequence
@@ -70,9 +70,7 @@ def upgrade() -> None:
         sa.Column("start_date", sa.Date(), nullable=False),
         sa.Column("end_date", sa.Date(), nullable=True),
         sa.Column(
-            "hr_status",
-            sa.Enum("active", "terminated", name="hr_status", native_enum=False, length=24),
-            nullable=False,
+            "hr_status", sa.Enum("active", "terminated", name="hr_status", native_enum=False, length=24), nullable=False
         ),
         sa.Column("entra_object_id", sa.String(length=64), nullable=True),
         sa.Column("upn", sa.String(length=256), nullable=True),
@@ -86,9 +84,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("entra_object_id", name=op.f("uq_person_entra_object_id")),
     )
     with op.batch_alter_table("person", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_person_manager_employee_id"), ["manager_employee_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_person_manager_employee_id"), ["manager_employee_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_person_personal_email"), ["personal_email"], unique=False)
 
     op.create_table(
@@ -144,7 +140,7 @@ def upgrade() -> None:
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("tap_method_id", sa.String(length=64), nullable=True),
         sa.Column("tap_expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("result_token_hash", sa.String(length=64), nullable=True),
+        sa.Column("step_lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),

@@ -1,0 +1,189 @@
+"""After a correct code: find the user, enable the account, issue the TAP. Idempotent and resumable.
+
+A short lease on the activation row (compare-and-set) makes sure only one request works on an
+activation at a time, without holding a database lock across Graph calls: fifty simultaneous
+"finish" requests produce exactly one Temporary Access Pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import NoReturn
+
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
+
+from activation import audit
+from activation.codes import browser_binding
+from activation.deps import Deps
+from activation.errors import ActivationError
+from activation.graph.errors import GraphError, OnPremisesMastered, TokenError
+from activation.invites import OpenInvite
+from activation.models import Activation, ActivationState, OtpChallenge, Person
+from activation.notifications import notify_manager
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = 120
+RESUMABLE_STATES = (ActivationState.VERIFIED, ActivationState.ENABLED)
+
+
+class StepsInProgress(ActivationError):
+    """Another request is finishing this activation right now."""
+
+
+class ResumeNotAllowed(ActivationError):
+    """Not verified in this browser, or the retry window has passed: ask for a new code."""
+
+
+class AccountStepFailed(ActivationError):
+    def __init__(self, step: str, retryable: bool) -> None:
+        super().__init__(f"{step} failed")
+        self.step = step
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class IssuedPass:
+    """What the result page shows once. Never stored; `tap` is hidden from repr."""
+
+    user_principal_name: str
+    lifetime_minutes: int
+    usable_once: bool
+    expires_at: datetime
+    tap: str = field(repr=False)
+
+
+def finish(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
+           context: audit.RequestContext = audit.NO_REQUEST) -> IssuedPass:
+    """Run the remaining account steps for a verified activation and return the TAP. Commits."""
+    activation, person = opened.activation, opened.person
+    now = deps.clock.now()
+    _check_resumable(session, deps, activation, browser_id, now)
+    if not _take_lease(session, activation, now):
+        raise StepsInProgress()
+    session.refresh(activation)
+    starter = audit.Actor.starter(person.employee_id)
+    try:
+        user_id = _find_user(session, deps, person, activation, starter, context)
+        if activation.state is ActivationState.VERIFIED:
+            _enable(session, deps, person, activation, user_id, starter, context)
+        return _issue_pass(session, deps, opened, user_id, starter, context)
+    finally:
+        session.execute(
+            update(Activation).where(Activation.id == activation.id).values(step_lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+
+
+def _check_resumable(session: Session, deps: Deps, activation: Activation, browser_id: str, now: datetime) -> None:
+    if activation.state not in RESUMABLE_STATES:
+        raise ResumeNotAllowed()
+    if activation.resume_until is None or activation.resume_until <= now:
+        raise ResumeNotAllowed()
+    consumed = session.query(OtpChallenge).filter(
+        OtpChallenge.activation_id == activation.id, OtpChallenge.consumed_at.is_not(None)
+    ).order_by(OtpChallenge.consumed_at.desc()).first()
+    if consumed is None or consumed.session_binding != browser_binding(deps, browser_id):
+        raise ResumeNotAllowed()
+
+
+def _take_lease(session: Session, activation: Activation, now: datetime) -> bool:
+    taken = session.execute(
+        update(Activation)
+        .where(Activation.id == activation.id, Activation.state.in_(RESUMABLE_STATES),
+               or_(Activation.step_lease_until.is_(None), Activation.step_lease_until < now))
+        .values(step_lease_until=now + timedelta(seconds=LEASE_SECONDS), version=Activation.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return bool(taken)
+
+
+def _find_user(session: Session, deps: Deps, person: Person, activation: Activation, starter: audit.Actor,
+               context: audit.RequestContext) -> str:
+    if person.entra_object_id:
+        return person.entra_object_id
+    try:
+        user = deps.graph.find_user_by_employee_id(person.employee_id)
+    except (GraphError, TokenError) as exc:
+        _step_failed(session, deps, activation, person, starter, context, "find user", exc, retryable=True)
+    if user is None:
+        _step_failed(session, deps, activation, person, starter, context, "find user",
+                     "no Entra account with this employeeId yet", retryable=True)
+    person.entra_object_id = user.id
+    person.upn = user.user_principal_name
+    session.commit()
+    return user.id
+
+
+def _enable(session: Session, deps: Deps, person: Person, activation: Activation, user_id: str,
+            starter: audit.Actor, context: audit.RequestContext) -> None:
+    try:
+        deps.graph.enable_user(user_id)
+    except OnPremisesMastered as exc:
+        _step_failed(session, deps, activation, person, starter, context, "enable account", exc, retryable=False,
+                     reason="account is mastered in on-premises Active Directory: enable it there, or "
+                            "exclude it from this tool")
+    except (GraphError, TokenError) as exc:
+        _step_failed(session, deps, activation, person, starter, context, "enable account", exc, retryable=True)
+    now = deps.clock.now()
+    activation.state = ActivationState.ENABLED
+    activation.enabled_at = now
+    activation.failure_reason = None
+    person.account_enabled = True
+    deps.audit(session, action="account.enabled", actor=starter, person=person, context=context)
+    session.commit()
+
+
+def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, starter: audit.Actor,
+                context: audit.RequestContext) -> IssuedPass:
+    policy = deps.settings.policy
+    activation, person = opened.activation, opened.person
+    try:
+        tap = deps.graph.create_tap(user_id, policy.tap_lifetime_minutes, policy.tap_usable_once)
+    except (GraphError, TokenError) as exc:
+        _step_failed(session, deps, activation, person, starter, context, "issue Temporary Access Pass", exc,
+                     retryable=True)
+    now = deps.clock.now()
+    start = tap.start_at or now
+    activation.state = ActivationState.COMPLETED
+    activation.completed_at = now
+    activation.tap_method_id = tap.id
+    activation.tap_expires_at = start + timedelta(minutes=tap.lifetime_minutes or policy.tap_lifetime_minutes)
+    activation.failure_reason = None
+    activation.resume_until = None
+    opened.invite.used_at = now
+    deps.audit(session, action="tap.issued", actor=starter, person=person, context=context,
+                 details={"lifetime_minutes": tap.lifetime_minutes, "usable_once": tap.is_usable_once,
+                          "expires_at": activation.tap_expires_at.isoformat()})
+    deps.audit(session, action="activation.completed", actor=starter, person=person, context=context)
+    session.commit()
+    if policy.manager_notification:
+        notify_manager(session, deps, person)
+    return IssuedPass(
+        user_principal_name=person.upn or "",
+        lifetime_minutes=tap.lifetime_minutes or policy.tap_lifetime_minutes,
+        usable_once=bool(tap.is_usable_once),
+        expires_at=activation.tap_expires_at,
+        tap=tap.value or "",
+    )
+
+
+def _step_failed(session: Session, deps: Deps, activation: Activation, person: Person, starter: audit.Actor,
+                 context: audit.RequestContext, step: str, cause: object, *, retryable: bool,
+                 reason: str | None = None) -> NoReturn:
+    """Record why, for the desk; keep the last good state (or `failed` when retrying cannot help); raise."""
+    detail = reason or (f"{type(cause).__name__}: {cause}" if isinstance(cause, Exception) else str(cause))
+    logger.warning("activation %s for %s: %s failed (%s)", activation.id, person.employee_id, step,
+                   type(cause).__name__ if isinstance(cause, Exception) else "not found")
+    activation.failure_reason = f"{step}: {detail}"[:2000]
+    if not retryable:
+        activation.state = ActivationState.FAILED
+    deps.audit(session, action="account.step_failed", actor=starter, person=person, outcome="failure",
+                 reason=activation.failure_reason, context=context, details={"step": step, "retryable": retryable})
+    session.commit()
+    raise AccountStepFailed(step, retryable)

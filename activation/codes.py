@@ -1,0 +1,253 @@
+"""The emailed one-time passcode: request (with cooldown) and verify (atomically counted, then compared)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from activation import audit, otp
+from activation.deps import Deps
+from activation.errors import ActivationError
+from activation.invites import OpenInvite
+from activation.keys import keyed_hash
+from activation.mail.message import MailDeliveryError
+from activation.masking import mask_email
+from activation.models import Activation, ActivationState, OtpChallenge
+from activation.window import window_for
+
+CODE_REQUEST_STATES = frozenset({
+    ActivationState.INVITED, ActivationState.CODE_SENT, ActivationState.VERIFIED, ActivationState.ENABLED,
+})
+
+
+class OutsideWindow(ActivationError):
+    def __init__(self, when: str, opens: str) -> None:
+        super().__init__(when)
+        self.when = when  # "before" or "after"
+        self.opens = opens
+
+
+class ActivationLocked(ActivationError):
+    """Too many wrong codes; only the service desk can unlock."""
+
+
+class CooldownActive(ActivationError):
+    def __init__(self, seconds_left: int) -> None:
+        super().__init__(f"wait {seconds_left} s")
+        self.seconds_left = seconds_left
+
+
+class CodeNotSent(ActivationError):
+    """The mail backend failed; nothing claims success."""
+
+
+class CodeRejected(ActivationError):
+    def __init__(self, tries_left: int) -> None:
+        super().__init__("code rejected")
+        self.tries_left = tries_left
+
+
+class CodeExpired(ActivationError):
+    """No live code for this browser: expired, used up, or asked for elsewhere."""
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    masked_email: str
+    expires_at: datetime
+    resend_after: datetime
+
+
+def browser_binding(deps: Deps, browser_id: str) -> str:
+    return keyed_hash(deps.binding_key, browser_id)
+
+
+def check_window(deps: Deps, opened: OpenInvite) -> None:
+    window = window_for(opened.person.start_date, opened.person.time_zone, deps.settings.policy)
+    state = window.state(deps.clock.now())
+    if state != "open":
+        raise OutsideWindow(state, window.describe_opening())
+
+
+def request_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
+                 context: audit.RequestContext = audit.NO_REQUEST) -> CodeSent:
+    """Create a new code (killing any older one) and email it. Commits."""
+    policy = deps.settings.policy
+    activation, person = opened.activation, opened.person
+    check_window(deps, opened)
+    if activation.state is ActivationState.LOCKED:
+        raise ActivationLocked()
+    if activation.state not in CODE_REQUEST_STATES:
+        raise CodeNotSent(f"activation is {activation.state.value}")
+    now = deps.clock.now()
+    if activation.last_code_sent_at is not None:
+        resend_after = activation.last_code_sent_at + timedelta(seconds=policy.resend_cooldown_seconds)
+        if now < resend_after:
+            raise CooldownActive(max(1, int((resend_after - now).total_seconds() + 0.999)))
+
+    code = otp.new_code(policy.otp_digits)
+    challenge = OtpChallenge(
+        id=secrets.token_urlsafe(16), activation_id=activation.id, created_at=now,
+        session_binding=browser_binding(deps, browser_id),
+        expires_at=now + timedelta(minutes=policy.otp_lifetime_minutes), attempts=0,
+    )
+    challenge.code_hash = otp.code_hash(deps.otp_key, challenge.id, code)
+    email = deps.renderer.render("code", to=person.personal_email or "",
+                                 given_name=person.preferred_name or person.given_name,
+                                 code=code, minutes=policy.otp_lifetime_minutes)
+    del code
+    starter = audit.Actor.starter(person.employee_id)
+    try:
+        deps.mailer.send(email)
+    except MailDeliveryError as exc:
+        deps.audit(session, action="code.sent", actor=starter, person=person, outcome="failure",
+                     reason=str(exc), context=context)
+        session.commit()
+        raise CodeNotSent(str(exc)) from None
+
+    session.execute(
+        update(OtpChallenge)
+        .where(OtpChallenge.activation_id == activation.id, OtpChallenge.consumed_at.is_(None),
+               OtpChallenge.superseded_at.is_(None))
+        .values(superseded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.add(challenge)
+    activation.codes_sent += 1
+    activation.last_code_sent_at = now
+    activation.state = ActivationState.CODE_SENT
+    activation.resume_until = None
+    deps.audit(session, action="code.sent", actor=starter, person=person, context=context,
+                 details={"expires_at": challenge.expires_at.isoformat(), "codes_sent": activation.codes_sent})
+    session.commit()
+    return CodeSent(
+        masked_email=mask_email(person.personal_email or ""),
+        expires_at=challenge.expires_at,
+        resend_after=now + timedelta(seconds=policy.resend_cooldown_seconds),
+    )
+
+
+def live_challenge(session: Session, activation_id: int, binding: str, now: datetime) -> OtpChallenge | None:
+    challenge = session.scalars(
+        select(OtpChallenge)
+        .where(OtpChallenge.activation_id == activation_id, OtpChallenge.consumed_at.is_(None),
+               OtpChallenge.superseded_at.is_(None))
+        .order_by(OtpChallenge.created_at.desc())
+        .limit(1)
+    ).first()
+    if challenge is None or challenge.expires_at <= now or challenge.session_binding != binding:
+        return None
+    return challenge
+
+
+def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: str, code: str,
+                context: audit.RequestContext = audit.NO_REQUEST) -> Activation:
+    """Count the attempt atomically, then compare. On success the activation is `verified`. Commits.
+
+    A locked activation answers every code, right or wrong, with ActivationLocked.
+    """
+    policy = deps.settings.policy
+    activation, person = opened.activation, opened.person
+    starter = audit.Actor.starter(person.employee_id)
+    check_window(deps, opened)
+    now = deps.clock.now()
+    if activation.state is ActivationState.LOCKED:
+        deps.audit(session, action="code.verify", actor=starter, person=person, outcome="refused",
+                     reason="activation locked", context=context)
+        session.commit()
+        raise ActivationLocked()
+    binding = browser_binding(deps, browser_id)
+    challenge = live_challenge(session, activation.id, binding, now)
+    if challenge is None or activation.state is not ActivationState.CODE_SENT:
+        raise CodeExpired()
+
+    # Count first, in the database, so parallel guesses across workers cannot exceed either cap.
+    counted_on_code = session.execute(
+        update(OtpChallenge)
+        .where(OtpChallenge.id == challenge.id, OtpChallenge.attempts < policy.otp_max_attempts,
+               OtpChallenge.consumed_at.is_(None), OtpChallenge.superseded_at.is_(None))
+        .values(attempts=OtpChallenge.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    counted_on_activation = session.execute(
+        update(Activation)
+        .where(Activation.id == activation.id, Activation.state == ActivationState.CODE_SENT,
+               Activation.failed_code_count < policy.lockout_threshold)
+        .values(failed_code_count=Activation.failed_code_count + 1, version=Activation.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    session.refresh(activation)
+    session.refresh(challenge)
+    if not counted_on_activation:
+        _lock(session, deps, activation, person, starter, context)
+        raise ActivationLocked()
+    if not counted_on_code:
+        deps.audit(session, action="code.verify", actor=starter, person=person, outcome="refused",
+                     reason="too many tries for this code", context=context)
+        session.commit()
+        raise CodeExpired()
+
+    if not otp.code_matches(deps.otp_key, challenge.id, code, challenge.code_hash):
+        deps.audit(session, action="code.verify", actor=starter, person=person, outcome="failure",
+                     reason="wrong code", context=context,
+                     details={"attempts_on_code": challenge.attempts, "failures": activation.failed_code_count})
+        session.commit()
+        if activation.failed_code_count >= policy.lockout_threshold:
+            _lock(session, deps, activation, person, starter, context)
+            raise ActivationLocked()
+        raise CodeRejected(tries_left=max(0, policy.otp_max_attempts - challenge.attempts))
+
+    consumed = session.execute(
+        update(OtpChallenge)
+        .where(OtpChallenge.id == challenge.id, OtpChallenge.consumed_at.is_(None))
+        .values(consumed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    moved = session.execute(
+        update(Activation)
+        .where(Activation.id == activation.id, Activation.state == ActivationState.CODE_SENT)
+        .values(state=ActivationState.VERIFIED, verified_at=now, failed_code_count=0,
+                resume_until=now + timedelta(minutes=policy.retry_window_minutes), version=Activation.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not (consumed and moved):
+        session.rollback()
+        raise CodeExpired()
+    deps.audit(session, action="code.verify", actor=starter, person=person, context=context)
+    session.commit()
+    session.refresh(activation)
+    return activation
+
+
+def _lock(session: Session, deps: Deps, activation: Activation, person, starter: audit.Actor,  # type: ignore[no-untyped-def]
+          context: audit.RequestContext) -> None:
+    locked = session.execute(
+        update(Activation)
+        .where(Activation.id == activation.id, Activation.state == ActivationState.CODE_SENT)
+        .values(state=ActivationState.LOCKED, lock_reason="too many wrong codes", version=Activation.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if locked:
+        deps.audit(session, action="activation.locked", actor=starter, person=person, outcome="failure",
+                     reason="too many wrong codes", context=context)
+    session.commit()
+    session.refresh(activation)
+
+
+def current_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: str) -> CodeSent | None:
+    """What the code page shows: where the live code went and when it expires, for this browser only."""
+    now = deps.clock.now()
+    challenge = live_challenge(session, opened.activation.id, browser_binding(deps, browser_id), now)
+    if challenge is None or opened.activation.state is not ActivationState.CODE_SENT:
+        return None
+    sent_at = opened.activation.last_code_sent_at or challenge.created_at
+    return CodeSent(
+        masked_email=mask_email(opened.person.personal_email or ""),
+        expires_at=challenge.expires_at,
+        resend_after=sent_at + timedelta(seconds=deps.settings.policy.resend_cooldown_seconds),
+    )

@@ -1,0 +1,68 @@
+"""A starter who lost their link asks by personal email. The answer never reveals whether we know them."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from activation import audit, invites, rate_limits
+from activation.deps import Deps
+from activation.keys import derive_key, keyed_hash
+from activation.models import Activation, ActivationState, HrStatus, Person
+from activation.window import window_for
+
+logger = logging.getLogger(__name__)
+
+PER_ADDRESS = rate_limits.Limit("lost-link-address", count=3, window_seconds=3600)
+PER_CLIENT = rate_limits.Limit("lost-link-client", count=20, window_seconds=3600)
+
+
+def normalise_email(value: str) -> str:
+    local, _, domain = value.strip().rpartition("@")
+    return f"{local}@{domain.lower()}" if local else value.strip()
+
+
+def request_new_link(session: Session, deps: Deps, email: str,
+                     context: audit.RequestContext = audit.NO_REQUEST) -> None:
+    """Send a fresh invite if, and only if, the address belongs to an eligible joiner.
+
+    Returns nothing on purpose: the caller shows the same page whatever happened. The caller pads
+    the response time, since sending mail takes longer than not sending it.
+    """
+    address = normalise_email(email)
+    now = deps.clock.now()
+    address_key = keyed_hash(derive_key(deps.settings.secret_key, "rate-limit"), address.lower())
+    within_client = rate_limits.hit(session, PER_CLIENT, context.client_ip or "unknown", now)
+    within_address = rate_limits.hit(session, PER_ADDRESS, address_key, now)
+    if not (within_client and within_address):
+        deps.audit(session, action="lost_link.requested", actor=audit.Actor.starter(), outcome="refused",
+                     reason="rate limited", context=context)
+        session.commit()
+        return
+    person = session.scalars(
+        select(Person).join(Activation).where(Person.personal_email == address,
+                                              Person.hr_status == HrStatus.ACTIVE)
+    ).first()
+    if person is None or not _eligible(person, deps):
+        deps.audit(session, action="lost_link.requested", actor=audit.Actor.starter(), outcome="ignored",
+                     reason="no eligible joiner for that address", context=context)
+        session.commit()
+        return
+    invite = invites.issue(session, deps, person, audit.Actor.starter(person.employee_id), context,
+                           reason="starter asked for a new link")
+    session.flush()
+    try:
+        invites.send(session, deps, invite, person, audit.Actor.starter(person.employee_id), context)
+    except invites.InviteNotSent as exc:
+        logger.warning("lost-link invite for %s not sent: %s", person.employee_id, exc.reason)
+
+
+def _eligible(person: Person, deps: Deps) -> bool:
+    activation = person.activation
+    if activation is None or activation.state not in (invites.INVITABLE_STATES - {ActivationState.PENDING}):
+        return False
+    if not person.entra_object_id or not person.personal_email:
+        return False
+    return window_for(person.start_date, person.time_zone, deps.settings.policy).state(deps.clock.now()) != "after"

@@ -1,0 +1,39 @@
+"""Tell a manager their new starter has activated (configurable). Best effort, always audited."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from activation import audit
+from activation.deps import Deps
+from activation.mail.message import MailDeliveryError
+from activation.models import Person
+from activation.window import format_local
+
+
+def notify_manager(session: Session, deps: Deps, person: Person) -> bool:
+    if not person.manager_employee_id:
+        return False
+    manager = session.scalars(select(Person).where(Person.employee_id == person.manager_employee_id)).first()
+    if manager is None or not manager.upn:
+        deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person,
+                     outcome="skipped", reason="manager has no work account on record")
+        session.commit()
+        return False
+    zone = manager.time_zone or deps.settings.policy.default_time_zone
+    email = deps.renderer.render(
+        "manager_notification", to=manager.upn, manager_name=manager.preferred_name or manager.given_name,
+        starter_name=person.display_name, completed_at=format_local(deps.clock.now(), zone),
+    )
+    try:
+        deps.mailer.send(email)
+    except MailDeliveryError as exc:
+        deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person,
+                     outcome="failure", reason=str(exc))
+        session.commit()
+        return False
+    deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person,
+                 details={"manager_employee_id": manager.employee_id})
+    session.commit()
+    return True

@@ -1,0 +1,52 @@
+"""Fixed-window counters in the shared database, so every worker sees the same count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from activation.models import RateLimitCounter
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    count: int
+    window_seconds: int
+
+
+def hit(session: Session, limit: Limit, subject: str, now: datetime) -> bool:
+    """Count one event for `subject`; True while within the limit. Commits its own small transaction."""
+    key = f"{limit.name}:{subject}"[:128]
+    window_start = now - timedelta(seconds=limit.window_seconds)
+    for _ in range(3):
+        row_count = session.execute(
+            update(RateLimitCounter)
+            .where(RateLimitCounter.key == key, RateLimitCounter.window_start > window_start)
+            .values(count=RateLimitCounter.count + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if row_count:
+            session.commit()
+            count = session.scalar(select(RateLimitCounter.count).where(RateLimitCounter.key == key)) or 0
+            return count <= limit.count
+        restarted = session.execute(
+            update(RateLimitCounter)
+            .where(RateLimitCounter.key == key)
+            .values(count=1, window_start=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if restarted:
+            session.commit()
+            return True
+        try:
+            session.add(RateLimitCounter(key=key, window_start=now, count=1))
+            session.commit()
+            return True
+        except IntegrityError:
+            session.rollback()
+    return False

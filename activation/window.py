@@ -1,0 +1,54 @@
+"""When a starter may activate: from their start date in their own time zone, for a grace period."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from activation.config import PolicySettings
+
+
+@dataclass(frozen=True)
+class ActivationWindow:
+    opens_at: datetime
+    closes_at: datetime
+    time_zone: str
+
+    def state(self, now: datetime) -> str:
+        if now < self.opens_at:
+            return "before"
+        if now >= self.closes_at:
+            return "after"
+        return "open"
+
+    def describe_opening(self) -> str:
+        return format_local(self.opens_at, self.time_zone)
+
+
+def zone_for(time_zone: str | None, policy: PolicySettings) -> ZoneInfo:
+    try:
+        return ZoneInfo(time_zone or policy.default_time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(policy.default_time_zone)
+
+
+def window_for(start_date: date, time_zone: str | None, policy: PolicySettings) -> ActivationWindow:
+    zone = zone_for(time_zone, policy)
+    opens_day = start_date - timedelta(days=policy.activation_days_before_start)
+    closes_day = start_date + timedelta(days=policy.activation_grace_days + 1)
+    return ActivationWindow(
+        opens_at=datetime.combine(opens_day, time(0, 0), tzinfo=zone),
+        closes_at=datetime.combine(closes_day, time(0, 0), tzinfo=zone),
+        time_zone=zone.key,
+    )
+
+
+def format_local(moment: datetime, time_zone: str) -> str:
+    """`Monday 5 January 2026, 00:00 (Europe/London)`: unambiguous for a reader anywhere."""
+    local = moment.astimezone(ZoneInfo(time_zone))
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({time_zone})"
+
+
+def format_date(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"

@@ -1,0 +1,151 @@
+"""The starter's pages through the app factory, with fake Graph and mail, on every database backend."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from activation import invites
+from activation.audit import Actor
+from activation.clock import FakeClock
+from activation.graph.errors import ServiceUnavailable
+from activation.graph.fake import FakeGraph
+from activation.mail.fake import FakeMailer
+from activation.models import Activation, ActivationState, HrStatus, Person
+from activation.runtime import Runtime
+from portal import create_app
+from tests.portal_support import csrf_token, post_form
+
+
+class World:
+    def __init__(self, app: Flask, runtime: Runtime, graph: FakeGraph, mailer: FakeMailer) -> None:
+        self.app, self.runtime, self.graph, self.mailer = app, runtime, graph, mailer
+
+    def joiner(self, employee_id: str = "E200", email: str = "grace@home.example") -> str:
+        """A provisioned joiner with an invite; returns the invite path."""
+        user = self.graph.add_user(employee_id, f"{employee_id.lower()}@contoso.example", "Grace Hopper")
+        with self.runtime.session_factory() as session:
+            person = Person(employee_id=employee_id, given_name="Grace", family_name="Hopper",
+                            display_name="Grace Hopper", personal_email=email, start_date=date(2026, 3, 2),
+                            hr_status=HrStatus.ACTIVE, time_zone="Europe/London",
+                            entra_object_id=user.id, upn=user.user_principal_name)
+            session.add(person)
+            session.flush()
+            invite = invites.issue(session, self.runtime.deps(), person, Actor.system())
+            session.commit()
+            return f"/a/{invites.token_service(self.runtime.deps()).dumps(invite.id)}"
+
+    def code(self, email: str = "grace@home.example") -> str:
+        text = self.mailer.sent_to(email, "code")[-1].text
+        return re.search(r"\b(\d{6,8})\b", text).group(1)  # type: ignore[union-attr]
+
+    def state(self, employee_id: str = "E200") -> ActivationState:
+        with self.runtime.session_factory() as session:
+            return session.scalars(select(Activation.state).join(Person).where(Person.employee_id == employee_id)).one()
+
+
+@pytest.fixture
+def world(make_settings, database_url, db_engine) -> World:  # type: ignore[no-untyped-def]
+    settings = make_settings(database={"url": database_url})
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    runtime = Runtime.from_settings(settings, engine=db_engine, clock=clock)
+    graph, mailer = FakeGraph(clock=clock), FakeMailer()
+    runtime.override("graph", graph)
+    runtime.override("mailer", mailer)
+    return World(create_app(runtime=runtime), runtime, graph, mailer)
+
+
+def test_happy_path_shows_the_pass_once(world: World) -> None:
+    client = world.app.test_client()
+    link = world.joiner()
+    landing = client.get(link)
+    assert landing.status_code == 200 and "Welcome, Grace" in landing.get_data(as_text=True)
+    assert world.state() is ActivationState.INVITED  # opening the link changed nothing
+
+    sent = post_form(client, link, f"{link}/send-code")
+    assert sent.status_code == 302 and sent.headers["Location"].endswith(f"{link}/code")
+    code_page = client.get(f"{link}/code").get_data(as_text=True)
+    assert "g***@h***.example" in code_page and "Send a new code" in code_page
+
+    result = client.post(f"{link}/code", data={"csrf_token": csrf_token(code_page), "code": world.code()})
+    body = result.get_data(as_text=True)
+    assert result.status_code == 200
+    tap = re.search(r'id="tap">([^<]+)<', body).group(1)  # type: ignore[union-attr]
+    assert tap and "e200@contoso.example" in body and "My Security Info" in body
+    assert result.headers["Cache-Control"] == "no-store"
+    for cookie in client._cookies.values():  # noqa: SLF001 - the cookie jar is what a browser keeps
+        assert tap not in cookie.value
+
+    again = client.post(f"{link}/code", data={"csrf_token": csrf_token(code_page), "code": world.code()})
+    assert tap not in again.get_data(as_text=True)
+    assert "already activated" in again.get_data(as_text=True)
+
+
+def test_wrong_code_error_is_next_to_the_field(world: World) -> None:
+    client = world.app.test_client()
+    link = world.joiner()
+    post_form(client, link, f"{link}/send-code")
+    code = world.code()
+    wrong = str((int(code) + 1) % 10 ** len(code)).zfill(len(code))
+    response = post_form(client, f"{link}/code", f"{link}/code", {"code": wrong})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'aria-invalid="true"' in body and "4 tries left" in body
+
+
+def test_code_from_another_browser_does_not_work(world: World) -> None:
+    link = world.joiner()
+    post_form(world.app.test_client(), link, f"{link}/send-code")
+    other = world.app.test_client()
+    response = post_form(other, link, f"{link}/code", {"code": world.code()})
+    assert response.status_code == 400 and "Ask for a new code" in response.get_data(as_text=True)
+
+
+def test_graph_outage_gives_a_calm_try_again_page_and_retry_works(world: World) -> None:
+    client = world.app.test_client()
+    link = world.joiner()
+    post_form(client, link, f"{link}/send-code")
+    world.graph.fail_next("create_tap", ServiceUnavailable("upstream said no", status=503), times=1)
+    failed = post_form(client, f"{link}/code", f"{link}/code", {"code": world.code()})
+    body = failed.get_data(as_text=True)
+    assert failed.status_code == 503 and "upstream said no" not in body and "you do not need a new code" in body
+    retried = client.post(f"{link}/finish", data={"csrf_token": csrf_token(body)})
+    assert retried.status_code == 200 and 'id="tap"' in retried.get_data(as_text=True)
+
+
+def test_mail_failure_says_so(world: World) -> None:
+    client = world.app.test_client()
+    link = world.joiner()
+    world.mailer.fail_next()
+    response = post_form(client, link, f"{link}/send-code")
+    assert response.status_code == 503
+    assert "could not send the email" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/a/not-a-real-token", "/a/x/code"])
+def test_unknown_links_get_a_calm_page(world: World, path: str) -> None:
+    response = world.app.test_client().get(path)
+    assert response.status_code == 404 and "do not recognise this link" in response.get_data(as_text=True)
+
+
+def test_lost_link_answer_is_identical_for_known_and_unknown_addresses(world: World) -> None:
+    world.joiner()
+    client = world.app.test_client()
+    answers = []
+    for address in ("grace@home.example", "stranger@home.example"):
+        response = post_form(client, "/", "/lost-link", {"email": address})
+        body = re.sub(r'value="[^"]+"', "", response.get_data(as_text=True))
+        answers.append((response.status_code, body))
+    assert answers[0] == answers[1]
+    assert len(world.mailer.sent_to("grace@home.example", "invite")) == 1
+    assert world.mailer.sent_to("stranger@home.example") == []
+
+
+def test_posts_without_csrf_are_refused(world: World) -> None:
+    link = world.joiner()
+    response = world.app.test_client().post(f"{link}/send-code")
+    assert response.status_code == 400 and world.mailer.sent == []

@@ -1,0 +1,256 @@
+"""Mapping profiles: which HR column feeds which canonical field, how it is cleaned, and where it goes in SCIM.
+
+A profile is a TOML file (see config/mapping.toml). Loading is strict: unknown keys, unknown fields,
+unknown transforms and unknown SCIM targets fail with a ConfigurationError naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from activation.errors import ConfigurationError
+from activation.provisioning.records import DATE_FIELDS, REQUIRED_FIELDS, SOURCE_FIELDS
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+DEFAULT_MAPPING_PATH = CONFIG_DIR / "mapping.toml"
+CSV2SCIM_MAPPING_PATH = CONFIG_DIR / "mapping-csv2scim.toml"
+DEFAULT_CUSTOM_EXTENSION = "urn:ietf:params:scim:schemas:extension:dayone:1.0:User"
+ISO_DATE_FORMAT = "%Y-%m-%d"
+
+TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType({
+    "trim": str.strip,
+    "lower": str.lower,
+    "upper": str.upper,
+    "title": str.title,
+    "collapse_spaces": lambda value: " ".join(value.split()) if "  " in value else value,
+})
+CORE_TARGETS: frozenset[str] = frozenset(
+    {"title", "preferredLanguage", "locale", "timezone", "userType", "nickName",
+     "addresses.work.country", "phoneNumbers.mobile"}
+)
+ENTERPRISE_TARGETS: frozenset[str] = frozenset(
+    {"employeeNumber", "department", "organization", "division", "costCenter", "manager"}
+)
+UNKNOWN_COLUMN_POLICIES: frozenset[str] = frozenset({"reject", "ignore"})
+# Fields a file must carry a column for (unless the profile gives a default).
+COLUMN_REQUIRED_FIELDS: tuple[str, ...] = (*REQUIRED_FIELDS, "personal_email")
+
+_TOP_KEYS = frozenset({"profile", "scim", "fields"})
+_PROFILE_KEYS = frozenset({"name", "description", "unknown_columns", "ignored_columns"})
+_SCIM_KEYS = frozenset({"custom_extension", "core", "enterprise", "custom"})
+_FIELD_KEYS = frozenset({"column", "transforms", "date_formats", "values", "default"})
+_URN = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}(:[A-Za-z0-9._-]+)+$")
+_CUSTOM_ATTRIBUTE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
+
+
+CompiledRule = tuple[str, str, tuple[Callable[[str], str], ...], Mapping[str, str] | None, str]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """How one canonical field is read: source column, cleaning steps, value map, default."""
+
+    field: str
+    column: str
+    steps: tuple[Callable[[str], str], ...]
+    values: Mapping[str, str] | None
+    default: str
+    date_formats: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MappingProfile:
+    name: str
+    source: str
+    rules: tuple[FieldRule, ...]
+    unknown_columns: str
+    ignored_columns: frozenset[str]
+    custom_extension: str
+    scim_core: tuple[tuple[str, str], ...]
+    scim_enterprise: tuple[tuple[str, str], ...]
+    scim_custom: tuple[tuple[str, str], ...]
+    fingerprint: str
+    # (field, column, steps, value map, default) per rule: the hot loop of to_canonical.
+    compiled: tuple[CompiledRule, ...] = ()
+
+    def __post_init__(self) -> None:
+        compiled = tuple((r.field, r.column, r.steps, r.values, r.default) for r in self.rules)
+        object.__setattr__(self, "compiled", compiled)
+
+    @property
+    def mapped_columns(self) -> frozenset[str]:
+        return frozenset(rule.column for rule in self.rules)
+
+    @property
+    def required_columns(self) -> frozenset[str]:
+        return frozenset(
+            rule.column for rule in self.rules if rule.field in COLUMN_REQUIRED_FIELDS and not rule.default
+        )
+
+    @property
+    def allowed_columns(self) -> frozenset[str] | None:
+        """Columns a file may carry, or None when unknown columns are ignored."""
+        if self.unknown_columns == "ignore":
+            return None
+        return self.mapped_columns | self.ignored_columns
+
+    def date_formats(self, field: str) -> tuple[str, ...]:
+        for rule in self.rules:
+            if rule.field == field:
+                return rule.date_formats
+        return (ISO_DATE_FORMAT,)
+
+    def to_canonical(self, values: Mapping[str, str]) -> dict[str, str]:
+        """Apply column renames, transforms, value maps and defaults to one raw row."""
+        out = dict.fromkeys(SOURCE_FIELDS, "")  # unmapped fields are empty
+        get = values.get
+        for field, column, steps, value_map, default in self.compiled:
+            value = get(column, "")
+            for step in steps:
+                value = step(value)
+            if value_map is not None and value:
+                value = value_map.get(value, value)
+            out[field] = value or default
+        return out
+
+
+
+def load_mapping(path: str | Path = DEFAULT_MAPPING_PATH) -> MappingProfile:
+    path = Path(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"mapping file {path} cannot be read ({exc.strerror}); check --mapping") from exc
+    try:
+        document = tomllib.loads(raw_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"mapping file {path} is not valid UTF-8 TOML: {exc}") from exc
+    return parse_mapping(document, source=str(path), fingerprint=hashlib.sha256(raw_bytes).hexdigest())
+
+
+def parse_mapping(document: Mapping[str, Any], *, source: str, fingerprint: str = "") -> MappingProfile:
+    where = f"mapping file {source}"
+    _check_keys(document, _TOP_KEYS, where, "")
+    profile = _table(document, "profile", where)
+    _check_keys(profile, _PROFILE_KEYS, where, "profile")
+    unknown_columns = profile.get("unknown_columns", "reject")
+    if unknown_columns not in UNKNOWN_COLUMN_POLICIES:
+        raise ConfigurationError(
+            f"{where}: profile.unknown_columns = {unknown_columns!r}; use \"reject\" or \"ignore\""
+        )
+    ignored = profile.get("ignored_columns", [])
+    if not isinstance(ignored, list) or not all(isinstance(item, str) for item in ignored):
+        raise ConfigurationError(f"{where}: profile.ignored_columns must be a list of column names")
+
+    fields_table = _table(document, "fields", where)
+    rules = tuple(_parse_rule(name, spec, where) for name, spec in fields_table.items())
+    missing = [name for name in REQUIRED_FIELDS if name not in fields_table]
+    if missing:
+        raise ConfigurationError(f"{where}: required fields not mapped: {', '.join(missing)}; add [fields.<name>]")
+
+    scim = _table(document, "scim", where)
+    _check_keys(scim, _SCIM_KEYS, where, "scim")
+    extension = scim.get("custom_extension", DEFAULT_CUSTOM_EXTENSION)
+    if not isinstance(extension, str) or not _URN.match(extension):
+        raise ConfigurationError(f"{where}: scim.custom_extension {extension!r} is not a URN (urn:...:User)")
+    mapped = set(fields_table) | {"display_name"}
+    return MappingProfile(
+        name=str(profile.get("name", Path(source).stem)),
+        source=source,
+        rules=rules,
+        unknown_columns=unknown_columns,
+        ignored_columns=frozenset(ignored),
+        custom_extension=extension,
+        scim_core=_targets(scim, "core", mapped, where, CORE_TARGETS.__contains__),
+        scim_enterprise=_targets(scim, "enterprise", mapped, where, ENTERPRISE_TARGETS.__contains__),
+        scim_custom=_targets(scim, "custom", mapped, where, lambda name: bool(_CUSTOM_ATTRIBUTE.match(name))),
+        fingerprint=fingerprint,
+    )
+
+
+def _parse_rule(field: str, spec: Any, where: str) -> FieldRule:
+    if field not in SOURCE_FIELDS:
+        raise ConfigurationError(
+            f"{where}: [fields.{field}] is not a canonical field; use one of {', '.join(SOURCE_FIELDS)}"
+        )
+    if not isinstance(spec, dict):
+        raise ConfigurationError(f"{where}: fields.{field} must be a table with at least `column = \"...\"`")
+    _check_keys(spec, _FIELD_KEYS, where, f"fields.{field}")
+    column = spec.get("column")
+    if not isinstance(column, str) or not column.strip():
+        raise ConfigurationError(f"{where}: fields.{field}.column must name the source column")
+    names = spec.get("transforms", ["trim"])
+    if not isinstance(names, list) or any(name not in TRANSFORMS for name in names):
+        raise ConfigurationError(
+            f"{where}: fields.{field}.transforms {names!r} is invalid; use a list of {', '.join(TRANSFORMS)}"
+        )
+    values = spec.get("values")
+    if values is not None and (
+        not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values())
+    ):
+        raise ConfigurationError(f"{where}: fields.{field}.values must map source values to strings")
+    default = spec.get("default", "")
+    if not isinstance(default, str):
+        raise ConfigurationError(f"{where}: fields.{field}.default must be a string")
+    formats = spec.get("date_formats", [ISO_DATE_FORMAT] if field in DATE_FIELDS else [])
+    if field not in DATE_FIELDS and "date_formats" in spec:
+        raise ConfigurationError(f"{where}: fields.{field}.date_formats only applies to start_date/end_date")
+    if field in DATE_FIELDS and (
+        not isinstance(formats, list) or not formats or not all(isinstance(f, str) and "%" in f for f in formats)
+    ):
+        raise ConfigurationError(
+            f"{where}: fields.{field}.date_formats must be a non-empty list of strptime formats like \"%m/%d/%Y\""
+        )
+    return FieldRule(
+        field=field,
+        column=column.strip(),
+        steps=tuple(TRANSFORMS[name] for name in names),
+        values=MappingProxyType(dict(values)) if values is not None else None,
+        default=default,
+        date_formats=tuple(formats),
+    )
+
+
+def _targets(
+    scim: Mapping[str, Any], section: str, mapped: set[str], where: str, allowed: Callable[[str], bool]
+) -> tuple[tuple[str, str], ...]:
+    table = scim.get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{where}: scim.{section} must be a table of <SCIM attribute> = \"<field>\"")
+    pairs = []
+    for attribute, field in table.items():
+        if not allowed(attribute):
+            hint = {
+                "core": ", ".join(sorted(CORE_TARGETS)),
+                "enterprise": ", ".join(sorted(ENTERPRISE_TARGETS)),
+            }.get(section, "a camelCase attribute name")
+            raise ConfigurationError(f"{where}: scim.{section}.{attribute} is not supported; use {hint}")
+        if field not in mapped:
+            raise ConfigurationError(
+                f"{where}: scim.{section}.{attribute} = {field!r} is not a mapped field; add [fields.{field}]"
+            )
+        pairs.append((attribute, field))
+    return tuple(pairs)
+
+
+def _table(document: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = document.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _check_keys(table: Mapping[str, Any], allowed: frozenset[str], where: str, prefix: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        place = f"[{prefix}]" if prefix else "the top level"
+        raise ConfigurationError(
+            f"{where}: unknown key(s) {', '.join(unknown)} in {place}; allowed: {', '.join(sorted(allowed))}"
+        )

@@ -71,3 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     sys.exit(EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,10 +6,12 @@ import click
 
 
 def register(root: click.Group) -> None:
+    from activation.cli_check import check
     from activation.cli_db import db
     from activation.cli_demo import demo
+    from activation.cli_emulator import emulator
     from activation.cli_invites import invites_group
 
-    for command in (db, demo, invites_group):
+    for command in (check, db, demo, emulator, invites_group):
         if command.name not in root.commands:
             root.add_command(command)

@@ -74,6 +74,11 @@ class HttpGraphClient:
     def __repr__(self) -> str:
         return f"HttpGraphClient(graph_url={self._root!r})"
 
+    @property
+    def token_provider(self) -> TokenProvider:
+        """The MSAL-backed provider, shared with preflight checks and staff sign-in."""
+        return self._tokens
+
     # -- provisioning -------------------------------------------------------------------------
 
     def bulk_upload(self, payload: dict[str, Any]) -> BulkUploadResult:

@@ -1,0 +1,78 @@
+"""`activation check`: configuration, database, token and a harmless Graph read, each named and explained."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from activation.db import ping
+from activation.errors import ActivationError, ConfigurationError
+from activation.graph.errors import GraphError, TokenError
+from activation.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+def run_checks(runtime: Runtime) -> list[CheckResult]:
+    """Every check runs; later ones are skipped (not failed silently) when an earlier one they need fails."""
+    results = [_check("configuration", lambda: _configuration(runtime)),
+               _check("database", lambda: _database(runtime))]
+    if not results[0].ok:
+        results += [CheckResult(name, False, "skipped: fix the configuration first") for name in ("token", "graph")]
+        return results
+    token = _check("token", lambda: _token(runtime))
+    results.append(token)
+    if token.ok:
+        results.append(_check("graph", lambda: _graph_read(runtime)))
+    else:
+        results.append(CheckResult("graph", False, "skipped: no token"))
+    return results
+
+
+def _check(name: str, probe: Callable[[], str]) -> CheckResult:
+    try:
+        return CheckResult(name, True, probe())
+    except (ActivationError, SQLAlchemyError) as exc:
+        return CheckResult(name, False, _explain(exc))
+
+
+def _configuration(runtime: Runtime) -> str:
+    ms = runtime.settings.microsoft
+    missing = [name for name, value in (("ACTIVATION_TENANT_ID", ms.tenant_id), ("ACTIVATION_CLIENT_ID", ms.client_id))
+               if not value]
+    if not (ms.client_secret or ms.certificate_path):
+        missing.append("ACTIVATION_CLIENT_CERTIFICATE or ACTIVATION_CLIENT_SECRET")
+    if missing:
+        raise ConfigurationError(f"missing {', '.join(missing)}")
+    credential = "certificate" if ms.certificate_path else "client secret"
+    return f"env {runtime.settings.env}, tenant {ms.tenant_id}, app {ms.client_id}, {credential}, graph {ms.graph_url}"
+
+
+def _database(runtime: Runtime) -> str:
+    ping(runtime.engine)
+    return f"reachable: {runtime.engine.url.render_as_string(hide_password=True)}"
+
+
+def _token(runtime: Runtime) -> str:
+    runtime.graph.token_provider.access_token()
+    return f"app-only token acquired for {runtime.settings.microsoft.graph_scope}"
+
+
+def _graph_read(runtime: Runtime) -> str:
+    runtime.graph.find_user_by_employee_id("activation-preflight-check")
+    return "read /users succeeded"
+
+
+def _explain(exc: BaseException) -> str:
+    if isinstance(exc, SQLAlchemyError):
+        return f"database unreachable ({type(exc).__name__}); check ACTIVATION_DATABASE_URL and that the server is up"
+    if isinstance(exc, TokenError | GraphError | ConfigurationError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,57 @@
+"""`activation check` against the emulator: green when wired right, specific when not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from graph_fixtures import Emulator, running_emulator
+
+from activation.preflight import run_checks
+from activation.runtime import Runtime
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    yield from running_emulator(tmp_path_factory.mktemp("preflight"))
+
+
+def runtime_for(make_settings, emulator: Emulator, **microsoft) -> Runtime:  # type: ignore[no-untyped-def]
+    info = emulator.info
+    wiring = {"tenant_id": info.tenant_id, "client_id": info.client_id, "client_secret": info.client_secret,
+              "authority_host": info.base_url, "graph_url": info.base_url, "ca_bundle": info.ca_path}
+    wiring.update(microsoft)
+    return Runtime.from_settings(make_settings(database={"url": "sqlite:///:memory:"}, microsoft=wiring))
+
+
+def outcome(runtime: Runtime) -> dict[str, tuple[bool, str]]:
+    return {result.name: (result.ok, result.detail) for result in run_checks(runtime)}
+
+
+def test_green_against_the_emulator_with_secret_and_with_certificate(make_settings, emulator: Emulator) -> None:
+    assert all(ok for ok, _ in outcome(runtime_for(make_settings, emulator)).values())
+    certificate = runtime_for(make_settings, emulator, client_secret="",
+                              certificate_path=emulator.info.client_certificate_path,
+                              certificate_thumbprint=emulator.info.client_certificate_thumbprint)
+    results = outcome(certificate)
+    assert all(ok for ok, _ in results.values()), results
+    assert "certificate" in results["configuration"][1]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"client_secret": "not-the-secret"}, ["AADSTS7000215", "ACTIVATION_CLIENT_SECRET"]),
+        ({"tenant_id": "11111111-2222-3333-4444-555555555555"}, ["ACTIVATION_TENANT_ID"]),
+        ({"ca_bundle": ""}, ["certificate not trusted", "ACTIVATION_CA_BUNDLE"]),
+        ({"client_id": ""}, ["missing ACTIVATION_CLIENT_ID"]),
+    ],
+)
+def test_specific_failures(make_settings, emulator: Emulator, change: dict, expected: list[str]) -> None:
+    results = outcome(runtime_for(make_settings, emulator, **change))
+    failed = [(name, detail) for name, (ok, detail) in results.items() if not ok]
+    assert failed, results
+    first_detail = failed[0][1]
+    for fragment in expected:
+        assert fragment in first_detail
+    assert emulator.info.client_secret not in " ".join(detail for _, detail in results.values())

@@ -5,20 +5,18 @@ The browser tests run whenever /usr/bin/chromium exists; .ci/run installs it, so
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+from browser_support import Live
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 MOBILE = {"width": 390, "height": 844}
 
 
@@ -35,28 +33,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@dataclass
-class Live:
-    """The running system: portal URL, emulator control, and the runtime the portal uses."""
-
-    url: str
-    runtime: object
-    emulator: object
-
-    def mailbox_text(self, address: str) -> list[str]:
-        from activation import mailbox
-
-        with self.runtime.session_factory() as session:  # type: ignore[attr-defined]
-            return [m.text_body for m in mailbox.recent(session, to=address)]
-
-    def latest_code(self, address: str) -> str:
-        for text in self.mailbox_text(address):
-            match = re.search(r"\b(\d{6,8})\b", text)
-            if match and "code" in text.lower():
-                return match.group(1)
-        raise AssertionError(f"no code mailed to {address}")
 
 
 @pytest.fixture(scope="session")
@@ -139,21 +115,3 @@ def desktop(browser) -> Iterator[object]:  # type: ignore[no-untyped-def]
     page = context.new_page()
     yield page
     context.close()
-
-
-def serious_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
-    """axe-core (bundled by axe-playwright-python): serious and critical violations on the page."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)" for v in results.response["violations"]
-            if v.get("impact") in ("serious", "critical")]
-
-
-def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    """Small PNGs for the README; written only when asked, so test runs do not churn the repository."""
-    import os
-
-    if os.environ.get("ACTIVATION_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

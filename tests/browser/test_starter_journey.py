@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import Live, screenshot, serious_violations
+from browser_support import Live, screenshot, serious_violations
 from playwright.sync_api import expect
 
 from activation import invites

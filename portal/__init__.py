@@ -36,15 +36,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.extensions["activation"] = runtime
 
-    from portal import database, errors, health, request_context, starter
+    from portal import api, database, errors, health, request_context, starter
 
     configure_logging(logging.INFO, extra_filters=(request_context.RequestIdLogFilter(),))
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.bp)  # bearer API keys, no cookies: CSRF does not apply
     request_context.init_app(app)
     database.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(starter.bp)
+    app.register_blueprint(api.bp)
     if settings.env in ("demo", "development", "test") and settings.mail.backend == "outbox":
         from portal import mailbox
 

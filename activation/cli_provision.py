@@ -1,0 +1,275 @@
+"""`activation provision`, `activation reconcile` and `activation api-key ...`.
+
+Exit codes: 0 ok; 1 rows rejected, uploads or results failed, or the mass-change guard blocked the
+run; 2 usage or configuration errors (unknown mapping file, unreadable HR file, missing settings).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+from activation import api_keys
+from activation.cli import EXIT_FAILED, EXIT_USAGE, Context, pass_context
+from activation.errors import ConfigurationError, NotFoundError
+from activation.graph.errors import GraphError
+from activation.provisioning import runs
+from activation.provisioning.apply import DEFAULT_WAIT_SECONDS, Progress, RunResult, provision_file, resolve_mapping
+from activation.provisioning.planner import MassChangeVerdict, Plan, PlannedChange
+from activation.provisioning.reconcile import ReconcileResult, reconcile
+from activation.provisioning.validation import ValidationResult
+
+MAX_ROWS = 50  # per table; the JSON report (--report) has everything
+
+
+class ConsoleProgress(Progress):
+    """Prints the plan, then a rich progress bar on a terminal or one plain line per batch elsewhere."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._bar: RichProgress | None = None
+        self._task = None
+        self._batches = 0
+        self._started = 0.0
+
+    def planned(self, plan: Plan, validation: ValidationResult, verdict: MassChangeVerdict) -> None:
+        print_plan(self.console, plan, validation, verdict)
+
+    def upload_started(self, records: int, batches: int) -> None:
+        self._batches, self._started = batches, time.monotonic()
+        if not records:
+            return
+        if self.console.is_terminal:
+            self._bar = RichProgress(
+                TextColumn("Uploading"), BarColumn(), MofNCompleteColumn(), TextColumn("records"),
+                TextColumn("batch {task.fields[batch]}/{task.fields[batches]}"), TimeRemainingColumn(),
+                console=self.console,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("upload", total=records, batch=0, batches=batches)
+        else:
+            self.console.print(f"Uploading {records} record(s) in {batches} batch(es)")
+
+    def batch_finished(self, number: int, records: int, uploaded: bool) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, advance=records, batch=number)
+            if number >= self._batches:
+                self.close()
+            return
+        elapsed = time.monotonic() - self._started
+        eta = elapsed / number * (self._batches - number)
+        outcome = "uploaded" if uploaded else "FAILED"
+        self.console.print(f"batch {number}/{self._batches}: {records} record(s) {outcome}; ETA {eta:.0f} s")
+
+    def waiting_for_results(self, pending: int, seconds_left: float) -> None:
+        self.console.print(f"Waiting for Microsoft to process {pending} record(s) ({seconds_left:.0f} s left)")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+@click.command("provision")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mapping", "mapping_path", type=click.Path(path_type=Path),
+              help="Mapping profile (TOML); default: the configured one (config/mapping.toml).")
+@click.option("--dry-run", is_flag=True, help="Print and record the plan; change nothing anywhere.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the run's JSON report here.")
+@click.option("--force", is_flag=True, help="Upload even when the mass-change guard would stop the run.")
+@click.option("--full", is_flag=True, help="Re-send every record, not only new or changed ones.")
+@click.option("--wait", is_flag=True, help="After uploading, wait for Microsoft's results and reconcile.")
+@click.option("--wait-timeout", default=DEFAULT_WAIT_SECONDS, show_default=True, type=float,
+              help="Seconds --wait waits at most.")
+@pass_context
+def provision(ctx: Context, file: Path, mapping_path: Path | None, dry_run: bool, report_path: Path | None,
+              force: bool, full: bool, wait: bool, wait_timeout: float) -> None:
+    """Validate an HR extract (CSV or JSON), plan joiners/movers/leavers, and upload the changes."""
+    progress = ConsoleProgress(ctx.console)
+    try:
+        mapping = resolve_mapping(ctx.settings, mapping_path)
+        with ctx.runtime.session_factory() as session:
+            result = provision_file(
+                session, ctx.runtime.deps(), file, mapping=mapping, dry_run=dry_run, force=force, full=full,
+                wait=wait, wait_seconds=wait_timeout, report_path=report_path, progress=progress,
+            )
+    except ConfigurationError as exc:
+        progress.close()
+        ctx.errors.print(f"[red]Error:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(EXIT_USAGE)
+    finally:
+        progress.close()
+    print_outcome(ctx.console, result)
+    if not result.ok:
+        sys.exit(EXIT_FAILED)
+
+
+@click.command("reconcile")
+@click.option("--run", "run_id", type=int, help="Only this run's uploads (default: every outstanding upload).")
+@pass_context
+def reconcile_command(ctx: Context, run_id: int | None) -> None:
+    """Read Microsoft's provisioning results; record object ids, UPNs and failures. Re-sends nothing."""
+    try:
+        with ctx.runtime.session_factory() as session:
+            result = reconcile(session, ctx.runtime.deps(), run_id=run_id)
+    except NotFoundError as exc:
+        ctx.errors.print(f"Error: {exc}", markup=False)
+        sys.exit(EXIT_USAGE)
+    except ConfigurationError as exc:
+        ctx.errors.print(f"Error: {exc}", markup=False)
+        sys.exit(EXIT_USAGE)
+    except GraphError as exc:
+        ctx.errors.print(f"Reading the provisioning logs failed: {exc}", markup=False)
+        sys.exit(EXIT_FAILED)
+    print_reconciliation(ctx.console, result)
+    if result.failed or result.lookup_errors:
+        sys.exit(EXIT_FAILED)
+
+
+@click.group("api-key")
+def api_key_group() -> None:
+    """Keys for the HR push API (POST /api/v1/workers)."""
+
+
+@api_key_group.command("create")
+@click.argument("name")
+@pass_context
+def api_key_create(ctx: Context, name: str) -> None:
+    """Create a key for NAME and print it once."""
+    try:
+        with ctx.runtime.session_factory() as session:
+            created = api_keys.create_api_key(session, name, clock=ctx.runtime.clock)
+    except api_keys.ApiKeyError as exc:
+        ctx.errors.print(f"Error: {exc}", markup=False)
+        sys.exit(EXIT_USAGE)
+    ctx.console.print(f"API key for {name} (shown only now; store it in the HR system's secret store):")
+    ctx.console.print(created.key, markup=False, highlight=False, soft_wrap=True)
+
+
+@api_key_group.command("revoke")
+@click.argument("name")
+@pass_context
+def api_key_revoke(ctx: Context, name: str) -> None:
+    """Revoke the key called NAME at once."""
+    try:
+        with ctx.runtime.session_factory() as session:
+            api_keys.revoke_api_key(session, name, clock=ctx.runtime.clock)
+    except NotFoundError as exc:
+        ctx.errors.print(f"Error: {exc}", markup=False)
+        sys.exit(EXIT_USAGE)
+    ctx.console.print(f"API key {name} is revoked.", markup=False)
+
+
+@api_key_group.command("list")
+@pass_context
+def api_key_list(ctx: Context) -> None:
+    """List keys (names and prefixes only; keys themselves are never stored)."""
+    table = Table("name", "prefix", "created", "last used", "state", title="API keys")
+    with ctx.runtime.session_factory() as session:
+        for client in api_keys.list_api_keys(session):
+            table.add_row(client.name, client.key_prefix, _when(client.created_at), _when(client.last_used_at),
+                          f"revoked {_when(client.revoked_at)}" if client.revoked_at else "active")
+    ctx.console.print(table)
+
+
+# -- printing --------------------------------------------------------------------------------------
+
+def print_plan(console: Console, plan: Plan, validation: ValidationResult, verdict: MassChangeVerdict) -> None:
+    counts = plan.counts()
+    console.print(
+        f"Read {validation.rows_read} row(s): {len(validation.records)} valid, "
+        f"{len(validation.rejected_rows)} rejected, {validation.duplicates_collapsed} identical duplicate(s) collapsed."
+    )
+    console.print("Plan: " + ", ".join(f"{n} {name}(s)" for name, n in counts.items()), markup=False)
+    if plan.joiners:
+        table = Table("employee_id", "where", "start", "department", "active", title="Joiners")
+        for change in plan.joiners[:MAX_ROWS]:
+            r = change.record
+            table.add_row(r.employee_id, r.source_ref, r.start_date.isoformat(), r.department, _flag(change.active))
+        _print_table(console, table, len(plan.joiners))
+    updates = [*plan.movers, *plan.rehires, *plan.resyncs]
+    if updates:
+        table = Table("action", "employee_id", "where", "active", "changes (personal values masked)",
+                      title="Movers, rehires and re-syncs")
+        for change in updates[:MAX_ROWS]:
+            table.add_row(change.action, change.record.employee_id, change.record.source_ref, _flag(change.active),
+                          _diff(change))
+        _print_table(console, table, len(updates))
+    if plan.leavers:
+        table = Table("employee_id", "where", "end date", "HR status", "active", title="Leavers")
+        for change in plan.leavers[:MAX_ROWS]:
+            r = change.record
+            table.add_row(r.employee_id, r.source_ref, r.end_date.isoformat() if r.end_date else "", r.hr_status,
+                          _flag(change.active))
+        _print_table(console, table, len(plan.leavers))
+    if validation.rejections:
+        table = Table("where", "employee_id", "field", "value (masked)", "reason", title="Rejected", style="red")
+        for rejection in validation.rejections[:MAX_ROWS]:
+            table.add_row(rejection.source_ref, rejection.employee_id, rejection.field, rejection.value_masked,
+                          rejection.reason)
+        _print_table(console, table, len(validation.rejections))
+    if validation.warnings:
+        table = Table("where", "employee_id", "field", "warning", title="Warnings")
+        for warning in validation.warnings[:MAX_ROWS]:
+            table.add_row(warning.source_ref, warning.employee_id, warning.field, warning.reason)
+        _print_table(console, table, len(validation.warnings))
+    style = "bold red" if verdict.blocked else "dim"
+    console.print(f"Mass-change guard: {verdict.reason}", style=style, markup=False)
+
+
+def print_outcome(console: Console, result: RunResult) -> None:
+    console.print(f"Run {result.run_id} ({result.mode}): {result.status}. {result.message}", markup=False)
+    for failure in result.upload_failures[:MAX_ROWS]:
+        console.print(f"Batch {failure.batch} failed ({len(failure.employee_ids)} record(s)): {failure.error}",
+                      style="red", markup=False)
+    for issue in result.leaver_issues[:MAX_ROWS]:
+        console.print(f"Leaver {issue.employee_id}: {issue.step} failed: {issue.error}", style="red", markup=False)
+    if result.reconciliation is not None:
+        print_reconciliation(console, result.reconciliation)
+    elif result.status == runs.STATUS_UPLOADED:
+        console.print("Microsoft processes uploads asynchronously: run `activation reconcile` "
+                      f"(or `activation reconcile --run {result.run_id}`) for the results.")
+    if result.report_path:
+        console.print(f"Report written to {result.report_path}", markup=False)
+
+
+def print_reconciliation(console: Console, result: ReconcileResult) -> None:
+    console.print(
+        f"Results: {result.checked} checked, {result.succeeded} succeeded, {result.failed} failed, "
+        f"{result.skipped} skipped (already up to date), {result.unknown} unknown, {result.pending} still pending; "
+        f"{result.queued_for_invite} joiner(s) queued for an invite (`activation invites send`).", markup=False)
+    if result.failures:
+        table = Table("employee_id", "run", "Microsoft's error", title="Failed in Entra ID", style="red")
+        for failure in result.failures[:MAX_ROWS]:
+            table.add_row(failure.employee_id, str(failure.run_id), failure.error)
+        _print_table(console, table, len(result.failures))
+    for error in result.lookup_errors[:MAX_ROWS]:
+        console.print(f"Lookup by employeeId failed: {error}", style="red", markup=False)
+
+
+def _print_table(console: Console, table: Table, total: int) -> None:
+    if total > MAX_ROWS:
+        table.caption = f"first {MAX_ROWS} of {total}; the full list is in the report (--report)"
+    console.print(table)
+
+
+def _diff(change: PlannedChange) -> str:
+    if not change.diff:
+        return change.note or "no HR field changed (what we send did, e.g. activation state, or --full)"
+    return "; ".join(f"{c.field}: {c.old or '-'} -> {c.new or '-'}" for c in change.diff)
+
+
+def _flag(active: bool) -> str:
+    return "true" if active else "false"
+
+
+def _when(moment: object) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "-"  # type: ignore[attr-defined]

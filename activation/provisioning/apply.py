@@ -1,0 +1,370 @@
+"""One provisioning run: validate -> plan -> mass-change guard -> upload -> offboard leavers -> (wait and reconcile).
+
+Entry points: `provision_file` (the CLI), `provision_objects` (the HR push API), both thin wrappers
+around `run_provisioning`. The service never prints; a `Progress` listener gets told what happens.
+Dry-run records the plan as a run and changes nothing else: no person rows, no Graph calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from activation.audit import Actor
+from activation.config import Settings
+from activation.deps import Deps
+from activation.errors import ActivationError, ConfigurationError
+from activation.graph.errors import Forbidden, GraphError, Throttled, Unauthorized
+from activation.models import ActorType, Person
+from activation.provisioning import runs
+from activation.provisioning.batches import BulkBatch, RatePacer, split_into_batches
+from activation.provisioning.leavers import LeaverIssue, LeaverOutcome, offboard_leavers
+from activation.provisioning.mapping import CONFIG_DIR, MappingProfile, load_mapping
+from activation.provisioning.planner import MassChangeVerdict, Plan, PlannedChange, check_mass_change, plan
+from activation.provisioning.readers import SourceRow, read_rows, rows_from_objects
+from activation.provisioning.reconcile import ReconcileResult, reconcile
+from activation.provisioning.scim import MAX_OPERATIONS
+from activation.provisioning.store import load_known, upsert_people
+from activation.provisioning.validation import Rejection, ValidationResult, ValidationWarning, validate
+
+MAX_THROTTLE_RETRIES = 3  # per batch, on top of the Graph client's own bounded retries
+DEFAULT_WAIT_SECONDS = 900.0
+FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 1.0, 30.0
+
+
+class Progress:
+    """What a run reports while it works. Every hook is a no-op here; the CLI overrides them."""
+
+    def planned(self, plan: Plan, validation: ValidationResult, verdict: MassChangeVerdict) -> None:
+        """The plan is ready (called before anything is uploaded)."""
+
+    def upload_started(self, records: int, batches: int) -> None:
+        """Uploading begins: `records` operations in `batches` bulk requests."""
+
+    def batch_finished(self, number: int, records: int, uploaded: bool) -> None:
+        """One bulk request went up (or failed for good)."""
+
+    def waiting_for_results(self, pending: int, seconds_left: float) -> None:
+        """--wait: `pending` uploaded records have no result yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFailure:
+    batch: int
+    employee_ids: tuple[str, ...]
+    error: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: int
+    status: str
+    mode: str
+    message: str
+    counts: dict[str, Any]
+    rejections: tuple[Rejection, ...]
+    warnings: tuple[ValidationWarning, ...]
+    verdict: MassChangeVerdict
+    forced: bool
+    upload_failures: tuple[BatchFailure, ...] = ()
+    leavers: tuple[LeaverOutcome, ...] = ()
+    reconciliation: ReconcileResult | None = None
+    report_path: str | None = None
+
+    @property
+    def leaver_issues(self) -> tuple[LeaverIssue, ...]:
+        return tuple(issue for outcome in self.leavers for issue in outcome.issues)
+
+    @property
+    def ok(self) -> bool:
+        """Nothing for an operator to act on: no rejections, no failed uploads or results, not blocked."""
+        failed_results = self.reconciliation is not None and self.reconciliation.failed > 0
+        guard_stops = self.verdict.blocked and not self.forced  # also in a dry run: the real run would stop
+        return (self.status not in (runs.STATUS_BLOCKED, runs.STATUS_FAILED) and not guard_stops
+                and not self.rejections and not self.upload_failures and not self.leaver_issues
+                and not failed_results)
+
+
+def resolve_mapping(settings: Settings, path: str | Path | None = None) -> MappingProfile:
+    """Load `path` (--mapping) or the configured profile; a relative configured path also tries the repo."""
+    if path is not None:
+        return load_mapping(path)
+    configured = Path(settings.provisioning.mapping)
+    if not configured.is_absolute() and not configured.exists():
+        configured = CONFIG_DIR.parent / configured
+    return load_mapping(configured)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def provision_file(session: Session, deps: Deps, path: str | Path, *, mapping: MappingProfile, dry_run: bool = False,
+                   force: bool = False, full: bool = False, wait: bool = False,
+                   wait_seconds: float = DEFAULT_WAIT_SECONDS, report_path: str | Path | None = None,
+                   progress: Progress | None = None) -> RunResult:
+    """An HR extract (CSV or JSON) from disk."""
+    return run_provisioning(
+        session, deps, source_name=str(path), rows=read_rows(path, mapping), mapping=mapping, dry_run=dry_run,
+        force=force, full=full, wait=wait, wait_seconds=wait_seconds, report_path=report_path, progress=progress,
+        source_hash=file_sha256(path),
+    )
+
+
+def provision_objects(session: Session, deps: Deps, objects: list[object], *, client_id: int, client_name: str,
+                      body: bytes) -> RunResult:
+    """Workers pushed over the HR API (already authenticated). Runs synchronously; never forced."""
+    mapping = resolve_mapping(deps.settings)
+    return run_provisioning(
+        session, deps, source_name=f"api:{client_name}", rows=rows_from_objects(objects, mapping=mapping),
+        mapping=mapping, source="api", source_hash=hashlib.sha256(body).hexdigest(), api_client_id=client_id,
+        actor=Actor(ActorType.API, client_name[:64]),
+    )
+
+
+def run_provisioning(
+    session: Session, deps: Deps, *, source_name: str, rows: Iterable[SourceRow], mapping: MappingProfile,
+    dry_run: bool = False, force: bool = False, full: bool = False, wait: bool = False,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS, report_path: str | Path | None = None,
+    progress: Progress | None = None, actor: Actor | None = None, source: str = "file",
+    source_hash: str | None = None, api_client_id: int | None = None,
+) -> RunResult:
+    actor = actor or Actor.system()
+    progress = progress or Progress()
+    policy = deps.settings.policy
+    mode = runs.MODE_DRY_RUN if dry_run else runs.MODE_APPLY
+    run = runs.start_run(session, deps, source=source, source_name=source_name, source_hash=source_hash, mode=mode,
+                         actor=actor, api_client_id=api_client_id)
+    today = deps.clock.now().date()
+    try:
+        known = load_known(session)
+        validation = validate(rows, mapping=mapping, known_people=known, today=today)
+        planned = plan(validation.records, known, today=today, upn_domain=deps.settings.provisioning.upn_domain,
+                       mapping=mapping, full=full)
+    except ActivationError as exc:
+        runs.finish_run(session, deps, run, status=runs.STATUS_FAILED, actor=actor, message=str(exc))
+        raise
+    verdict = check_mass_change(planned, known, max_share=policy.mass_change_share, max_count=policy.mass_change_count)
+    del known
+    forced = verdict.blocked and force
+    run.counts = _plan_counts(validation, planned, verdict, forced)
+    runs.add_items(session, runs.validation_items(run.id, validation))
+    session.commit()
+    progress.planned(planned, validation, verdict)
+    result = _Outcome(run.id, mode, validation, verdict, forced)
+    changes = list(planned.to_upload())
+
+    if dry_run or (verdict.blocked and not force):
+        upload_status = runs.UPLOAD_PLANNED if dry_run else runs.UPLOAD_NOT_SENT
+        runs.add_items(session, (runs.change_item(run.id, c, upload_status=upload_status)
+                                 for c in [*changes, *planned.skipped]))
+        status, message = ((runs.STATUS_PLANNED, "dry run: the plan was recorded; nothing was changed")
+                           if dry_run else (runs.STATUS_BLOCKED, f"stopped before uploading: {verdict.reason}"))
+        runs.finish_run(session, deps, run, status=status, actor=actor, message=message)
+        return result.finish(session, run, report_path)
+
+    if forced:  # (a dry run has returned above)
+        deps.audit(session, action="provisioning.guard_overridden", actor=actor, reason=verdict.reason,
+                   details={"run_id": run.id, "switching_off": verdict.switching_off})
+    runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT) for c in planned.skipped))
+    session.commit()
+    try:
+        if changes:
+            require_provisioning_app(deps)
+        # People first (in bulk, before the paced uploads), so a crash mid-upload leaves HR's view stored
+        # and only the payload hashes missing: those records simply go up again next time.
+        person_ids = upsert_people(session, deps, changes, actor=actor, run_id=run.id)
+        result.leavers = offboard_leavers(session, deps, [c.record.employee_id for c in planned.leavers],
+                                          actor=actor, run_id=run.id)
+        result.failures = _upload(session, deps, run.id, planned, changes, person_ids, progress)
+    except ActivationError as exc:  # configuration (no provisioning app configured), not a Graph answer
+        runs.finish_run(session, deps, run, status=runs.STATUS_FAILED, actor=actor, message=str(exc))
+        raise
+    failed_records = sum(len(f.employee_ids) for f in result.failures)
+    uploaded = len(changes) - failed_records
+    if not changes:
+        status, message = runs.STATUS_COMPLETED, "nothing to upload: every record is unchanged"
+    elif uploaded == 0:
+        status, message = runs.STATUS_FAILED, f"every upload failed ({len(result.failures)} batch(es)); see the items"
+    else:
+        status, message = runs.STATUS_UPLOADED, f"{uploaded} record(s) uploaded, {failed_records} failed"
+    if forced:
+        message += f"; mass-change guard overridden with --force ({verdict.reason})"
+    runs.finish_run(session, deps, run, status=status, actor=actor, message=message)
+    if wait and uploaded:
+        result.reconciliation = _await_results(session, deps, run.id, wait_seconds, progress, actor)
+    return result.finish(session, run, report_path)
+
+
+@dataclass
+class _Outcome:
+    """What a run gathers on its way; frozen into a RunResult at the end."""
+
+    run_id: int
+    mode: str
+    validation: ValidationResult
+    verdict: MassChangeVerdict
+    forced: bool
+    failures: tuple[BatchFailure, ...] = ()
+    leavers: list[LeaverOutcome] | tuple[LeaverOutcome, ...] = ()
+    reconciliation: ReconcileResult | None = None
+
+    def finish(self, session: Session, run: Any, report_path: str | Path | None) -> RunResult:
+        written = str(runs.write_report(session, run, report_path)) if report_path else None
+        return RunResult(
+            run_id=self.run_id, status=run.status, mode=self.mode, message=run.message or "", counts=dict(run.counts),
+            rejections=tuple(self.validation.rejections), warnings=tuple(self.validation.warnings),
+            verdict=self.verdict, forced=self.forced, upload_failures=self.failures, leavers=tuple(self.leavers),
+            reconciliation=self.reconciliation, report_path=written,
+        )
+
+
+def _plan_counts(
+    validation: ValidationResult, planned: Plan, verdict: MassChangeVerdict, forced: bool
+) -> dict[str, Any]:
+    return {
+        "rows_read": validation.rows_read,
+        "valid_records": len(validation.records),
+        "rejected_rows": len(validation.rejected_rows),
+        "rejections": len(validation.rejections),
+        "warnings": len(validation.warnings),
+        "duplicates_collapsed": validation.duplicates_collapsed,
+        "plan": planned.counts(),
+        "to_upload": planned.upload_count,
+        "mass_change": {"blocked": verdict.blocked, "forced": forced, "switching_off": verdict.switching_off,
+                        "known_active": verdict.known_active, "reason": verdict.reason},
+    }
+
+
+class _Pacing:
+    """RatePacer around the upload calls, a little under the ceiling on purpose.
+
+    The server counts arrival times, which trail our stamps by a varying latency. So the window is
+    stretched by a slack (max(100 ms, 2 % of the period)) that every pair of calls `calls` apart
+    respects, not only those that had to wait; and the very first call, which also fetches a token and
+    opens the connection, is stamped when it returns.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        policy = deps.settings.policy
+        period = policy.upload_rate_period_seconds
+        slack = max(0.1, 0.02 * period)
+        self.pacer = RatePacer(policy.upload_rate_calls, period + slack, deps.clock)
+        self.primed = False
+
+    def before(self) -> None:
+        if self.primed:
+            self.pacer.wait()
+
+    def after(self) -> None:
+        if not self.primed:
+            self.pacer.wait()
+            self.primed = True
+
+
+class _StopUploading(Exception):  # noqa: N818 - internal control flow, never leaves this module
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _send(deps: Deps, pacing: _Pacing, batch: BulkBatch) -> tuple[str | None, str]:
+    """Upload one batch: (None, when it was sent) or (the error text, when). 401/403 stop the whole run."""
+    throttled = 0
+    while True:
+        pacing.before()
+        sent_at = deps.clock.now().isoformat()  # before the call: results can never predate it
+        try:
+            deps.graph.bulk_upload(batch.request)
+            return None, sent_at
+        except Throttled as exc:
+            throttled += 1
+            if throttled > MAX_THROTTLE_RETRIES:
+                return f"{exc} (still throttled after {MAX_THROTTLE_RETRIES} retries)", sent_at
+            retry_after = exc.retry_after if exc.retry_after is not None else pacing.pacer.period
+            pacing.pacer.defer(retry_after)
+        except (Unauthorized, Forbidden) as exc:
+            raise _StopUploading(str(exc)) from None
+        except GraphError as exc:
+            return str(exc), sent_at
+        finally:
+            pacing.after()
+
+
+def require_provisioning_app(deps: Deps) -> None:
+    """Uploading needs the inbound provisioning app and a Graph client; fail before anything changes."""
+    microsoft = deps.settings.microsoft
+    if not microsoft.provisioning_sp_id or not microsoft.provisioning_job_id:
+        raise ConfigurationError(
+            "uploading needs the inbound provisioning app: set ACTIVATION_PROVISIONING_SP_ID and "
+            "ACTIVATION_PROVISIONING_JOB_ID (or [microsoft] provisioning_sp_id / provisioning_job_id); "
+            "nothing was changed (use --dry-run to see the plan)")
+    client = deps.graph  # built here (locally, no network), so missing credentials surface now
+    if client is None:
+        raise ConfigurationError("no Graph client is configured; nothing was changed")
+
+
+def _upload(session: Session, deps: Deps, run_id: int, planned: Plan, changes: list[PlannedChange],
+            person_ids: dict[str, int], progress: Progress) -> tuple[BatchFailure, ...]:
+    """Send every batch, recording items and payload hashes per batch (committed per batch)."""
+    by_id = {change.record.employee_id: change for change in changes}
+    pacing = _Pacing(deps)
+    progress.upload_started(len(changes), math.ceil(len(changes) / MAX_OPERATIONS))
+    failures: list[BatchFailure] = []
+    stopped: str | None = None
+    for batch in split_into_batches(planned.operations()):
+        sent_at = deps.clock.now().isoformat()
+        if stopped is None:
+            try:
+                error, sent_at = _send(deps, pacing, batch)
+            except _StopUploading as stop:
+                stopped = error = f"{stop.error}; later batches were not sent"
+        else:
+            error = f"not sent: {stopped}"
+        status = runs.UPLOAD_FAILED if error else runs.UPLOAD_UPLOADED
+        runs.add_items(session, (
+            runs.change_item(run_id, by_id[item.employee_id], upload_status=status, batch=batch.number,
+                             bulk_id=str(item.operation["bulkId"]), error=error,
+                             uploaded_at=None if error else sent_at)
+            for item in batch.items))
+        if error:
+            failures.append(BatchFailure(batch.number, batch.employee_ids, error))
+        else:
+            session.execute(update(Person), [
+                {"id": person_ids[item.employee_id], "last_payload_hash": item.payload_hash} for item in batch.items])
+        session.commit()
+        progress.batch_finished(batch.number, len(batch.items), error is None)
+    return tuple(failures)
+
+
+def _await_results(session: Session, deps: Deps, run_id: int, seconds: float, progress: Progress,
+                   actor: Actor) -> ReconcileResult | None:
+    """Reconcile until every uploaded record of the run has a result or the deadline passes."""
+    clock = deps.clock
+    deadline = clock.monotonic() + seconds
+    interval = FIRST_POLL_SECONDS
+    while True:
+        try:
+            result = reconcile(session, deps, run_id=run_id, actor=actor)
+        except GraphError as exc:
+            run = runs.get_run(session, run_id)
+            run.message = f"{run.message or ''}; waiting for results stopped: {exc}".lstrip("; ")
+            session.commit()
+            return None
+        left = deadline - clock.monotonic()
+        if result.pending == 0 or left <= 0:
+            return result
+        progress.waiting_for_results(result.pending, left)
+        clock.sleep(min(interval, left))
+        interval = min(interval * 2, MAX_POLL_SECONDS)

@@ -1,0 +1,89 @@
+"""The HR push API: `POST /api/v1/workers` and `GET /api/v1/runs/<id>`, bearer API keys, JSON only.
+
+A push runs the same pipeline as `activation provision FILE` *synchronously*: the answer (202 with
+the run id and a Location header) comes once the run has been validated, planned and uploaded.
+Microsoft processes uploads asynchronously anyway, so the run's results are read later with
+`GET /api/v1/runs/<id>` (after `activation reconcile`). Per-record validation problems are part of
+the run, never an error status. CSRF does not apply (no cookies: every call carries its key).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, Response, g, jsonify, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from activation.api_keys import authenticate
+from activation.errors import ConfigurationError, NotFoundError
+from activation.provisioning.apply import provision_objects
+from activation.provisioning.readers import InputFileError
+from activation.provisioning.runs import client_run_document
+from portal.extensions import db, runtime
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1_000_000  # tighter than the app-wide limit: about 3,000 workers per request
+MAX_WORKERS = 5_000
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": {"status": status, "message": message, "request_id": g.get("request_id")}}), status
+
+
+@bp.before_request
+def _authenticate() -> tuple[Response, int] | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    client = authenticate(db(), token if scheme.lower() == "bearer" else None, clock=runtime().clock)
+    if client is None:
+        response, status = _error(401, "a valid API key is required: send 'Authorization: Bearer <key>'")
+        challenge = 'Bearer realm="activation-api"'
+        if scheme.lower() == "bearer" and token:
+            challenge += ', error="invalid_token"'
+        response.headers["WWW-Authenticate"] = challenge
+        return response, status
+    g.api_client_id, g.api_client_name = client.id, client.name
+    return None
+
+
+@bp.post("/workers")
+def push_workers():  # type: ignore[no-untyped-def]
+    limit = min(MAX_BODY_BYTES, runtime().settings.portal.max_request_bytes)
+    if request.content_length is not None and request.content_length > limit:
+        return _error(413, f"the body is larger than {limit} bytes; split the workers over several requests")
+    request.max_content_length = limit
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return _error(413, f"the body is larger than {limit} bytes; split the workers over several requests")
+    try:
+        workers = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "the body is not valid JSON; send a JSON array of worker objects")
+    if not isinstance(workers, list) or not workers:
+        return _error(400, "the body must be a non-empty JSON array of worker objects")
+    if len(workers) > MAX_WORKERS:
+        return _error(413, f"{len(workers)} workers in one request; send at most {MAX_WORKERS}")
+    try:
+        result = provision_objects(db(), runtime().deps(), workers, client_id=g.api_client_id,
+                                   client_name=g.api_client_name, body=body)
+    except InputFileError as exc:
+        return _error(400, str(exc))
+    except ConfigurationError as exc:
+        logger.error("push API run failed on configuration: %s", exc)
+        return _error(503, "provisioning is not configured on this server; contact the IT operators")
+    location = url_for("api.get_run", run_id=result.run_id)
+    response = jsonify({"run_id": result.run_id, "status": result.status, "message": result.message,
+                        "counts": result.counts, "location": location})
+    response.headers["Location"] = location
+    return response, 202
+
+
+@bp.get("/runs/<int:run_id>")
+def get_run(run_id: int):  # type: ignore[no-untyped-def]
+    try:
+        return jsonify(client_run_document(db(), run_id, g.api_client_id))
+    except NotFoundError:
+        return _error(404, f"no provisioning run {run_id} for this API key")

@@ -1,0 +1,332 @@
+"""Apply runs end to end with FakeGraph on every database backend: delta, leaver safety, guard, dry-run, pacing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from activation import invites
+from activation.audit import Actor
+from activation.clock import FakeClock
+from activation.db import make_session_factory
+from activation.deps import Deps
+from activation.graph.errors import BadRequest, Throttled
+from activation.graph.models import ProvisioningLogEntry
+from activation.models import (
+    Activation,
+    ActivationState,
+    AuditEvent,
+    HrStatus,
+    Invite,
+    Person,
+    ProvisioningItem,
+    ProvisioningRun,
+)
+from activation.provisioning import runs
+from activation.provisioning.apply import RunResult, provision_file, resolve_mapping
+from activation.provisioning.reconcile import reconcile
+from tests.provisioning_support import DAY_ONE, RecordingGraph, hr_line, make_deps, write_hr
+
+
+@dataclass
+class World:
+    session: Session
+    deps: Deps
+    graph: RecordingGraph
+    clock: FakeClock
+    tmp: Path
+
+    def run(self, *lines: str, name: str = "hr.csv", **options) -> RunResult:  # type: ignore[no-untyped-def]
+        path = write_hr(self.tmp / name, *lines)
+        return provision_file(self.session, self.deps, path, mapping=resolve_mapping(self.deps.settings), **options)
+
+    def person(self, employee_id: str) -> Person:
+        self.session.expire_all()
+        return self.session.scalars(select(Person).where(Person.employee_id == employee_id)).one()
+
+    def settle(self) -> None:
+        """Microsoft processes what was uploaded; we read the results back."""
+        self.graph.process_uploads()
+        reconcile(self.session, self.deps)
+
+    def next_day(self) -> None:
+        self.clock.advance(24 * 3600)
+        self.graph.payloads.clear()
+
+
+@pytest.fixture
+def build_world(make_settings, database_url, db_engine, tmp_path):  # type: ignore[no-untyped-def]
+    """Factory: a World with policy overrides; its session is closed after the test."""
+    sessions: list[Session] = []
+
+    def factory(**policy) -> World:  # type: ignore[no-untyped-def]
+        settings = make_settings(database={"url": database_url}, policy=policy)
+        clock = FakeClock(DAY_ONE)
+        graph = RecordingGraph(clock=clock)
+        sessions.append(make_session_factory(db_engine)())
+        return World(sessions[-1], make_deps(settings, graph, clock), graph, clock, tmp_path)
+
+    yield factory
+    for session in sessions:
+        session.close()
+
+
+@pytest.fixture
+def world(build_world) -> World:  # type: ignore[no-untyped-def]
+    return build_world()
+
+
+DAY_ONE_FILE = (hr_line("E1", given="Grace"), hr_line("E2", manager="E1"), hr_line("E3", manager="E1"))
+
+
+def test_day_one_creates_disabled_joiners_with_pending_activations(world: World) -> None:
+    result = world.run(*DAY_ONE_FILE)
+    assert result.ok and result.status == runs.STATUS_UPLOADED
+    assert world.graph.sent() == {"E1": False, "E2": False, "E3": False}
+    operation = world.graph.operations()[1]["data"]
+    manager = operation["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]
+    assert manager == {"value": "E1"}
+    person = world.person("E2")
+    assert person.activation is not None and person.activation.state is ActivationState.PENDING
+    assert person.last_payload_hash and person.entra_object_id is None
+
+    world.settle()
+    person = world.person("E2")
+    assert person.entra_object_id == world.graph.find_user_by_employee_id("E2").id  # type: ignore[union-attr]
+    assert person.upn and person.account_enabled is False
+    assert world.graph.find_user_by_employee_id("E2").account_enabled is False  # type: ignore[union-attr]
+    run = world.session.get(ProvisioningRun, result.run_id)
+    assert run is not None and run.status == runs.STATUS_COMPLETED
+    assert run.counts["results"] == {"success": 3}
+
+
+def test_day_two_uploads_only_the_changed_people_with_the_right_actions(world: World) -> None:
+    world.run(*DAY_ONE_FILE)
+    world.settle()
+    world.next_day()
+
+    result = world.run(
+        hr_line("E1", given="Grace"),                                  # unchanged
+        hr_line("E2", manager="E1", department="Finance"),             # mover
+        hr_line("E3", manager="E1", status="terminated"),             # leaver
+        hr_line("E4", manager="E1"),                                   # joiner
+        force=True,  # one leaver out of three is over the 10 % guard
+    )
+
+    assert result.rejections == ()
+    assert {op["data"]["externalId"] for op in world.graph.operations()} == {"E2", "E3", "E4"}
+    assert world.graph.sent() == {"E2": False, "E3": False, "E4": False}
+    assert result.counts["plan"]["unchanged"] == 1
+    actions = dict(world.session.execute(
+        select(ProvisioningItem.employee_id, ProvisioningItem.action).where(ProvisioningItem.run_id == result.run_id)
+    ).all())
+    assert actions == {"E2": "mover", "E3": "leaver", "E4": "joiner"}
+    mover = world.session.scalars(select(ProvisioningItem).where(
+        ProvisioningItem.run_id == result.run_id, ProvisioningItem.employee_id == "E2")).one()
+    assert mover.details["diff"] == [{"field": "department", "old": "Engineering", "new": "Finance"}]
+    assert world.person("E2").department == "Finance"
+    assert world.person("E3").hr_status is HrStatus.TERMINATED
+
+
+def test_a_third_identical_file_uploads_nothing(world: World) -> None:
+    world.run(*DAY_ONE_FILE)
+    world.settle()
+    world.next_day()
+    result = world.run(*DAY_ONE_FILE)
+    assert world.graph.payloads == [] and result.status == runs.STATUS_COMPLETED and result.ok
+    assert result.counts["plan"]["unchanged"] == 3
+
+
+def test_an_activated_person_stays_enabled_and_a_leaver_is_switched_off(build_world) -> None:  # type: ignore[no-untyped-def]
+    world = build_world(mass_change_share=1.0)
+    world.run(hr_line("E1"), hr_line("E2"))
+    world.settle()
+    # The portal activated E1; E2 holds an invite and a TAP, and has signed in somewhere.
+    e1, e2 = world.person("E1"), world.person("E2")
+    world.graph.enable_user(e1.entra_object_id)  # type: ignore[arg-type]
+    e1.activation.state = ActivationState.COMPLETED  # type: ignore[union-attr]
+    invite = invites.issue(world.session, world.deps, e2, Actor.system())
+    tap = world.graph.create_tap(e2.entra_object_id, 120, True)  # type: ignore[arg-type]
+    world.session.commit()
+    world.next_day()
+
+    result = world.run(hr_line("E1"), hr_line("E2", status="terminated", end="2026-03-20"))
+
+    assert world.graph.sent() == {"E1": True, "E2": False}  # an HR re-sync never switches E1 off
+    world.settle()
+    assert world.graph.get_user(e1.entra_object_id).account_enabled is True  # type: ignore[arg-type]
+    assert world.graph.get_user(e2.entra_object_id).account_enabled is False  # type: ignore[arg-type]
+    assert world.graph.sessions_revoked(e2.entra_object_id) == 1  # type: ignore[arg-type]
+    assert world.graph.list_taps(e2.entra_object_id) == []  # type: ignore[arg-type]
+    assert ("delete_tap", (e2.entra_object_id, tap.id)) in world.graph.calls
+    world.session.expire_all()
+    assert world.session.get(Invite, invite.id).superseded_at is not None  # type: ignore[union-attr]
+    assert world.person("E2").activation.state is ActivationState.CANCELLED  # type: ignore[union-attr]
+    assert world.person("E1").activation.state is ActivationState.COMPLETED  # type: ignore[union-attr]
+    assert [o.employee_id for o in result.leavers] == ["E2"] and result.leavers[0].taps_deleted == 1
+    audited = set(world.session.scalars(select(AuditEvent.action).where(AuditEvent.employee_id == "E2")))
+    assert {"invite.superseded", "activation.cancelled", "account.sessions_revoked", "tap.deleted"} <= audited
+
+    world.next_day()  # E1 activated and unchanged: nothing to send any more
+    assert world.run(hr_line("E1"), hr_line("E2", status="terminated", end="2026-03-20")).counts["plan"][
+        "unchanged"] == 2
+
+
+def test_leaver_graph_failures_are_reported_not_fatal(build_world) -> None:  # type: ignore[no-untyped-def]
+    world = build_world(mass_change_share=1.0)
+    world.run(hr_line("E1"), hr_line("E2"))
+    world.settle()
+    world.next_day()
+    world.graph.fail_next("revoke_sessions", BadRequest("Graph said no", status=400, code="BadRequest"))
+    result = world.run(hr_line("E1"), hr_line("E2", status="terminated"))
+    assert result.status == runs.STATUS_UPLOADED and not result.ok
+    assert [(i.employee_id, i.step) for i in result.leaver_issues] == [("E2", "revoke sessions")]
+    assert "Graph said no" in result.leaver_issues[0].error
+    assert world.person("E2").activation.state is ActivationState.CANCELLED  # type: ignore[union-attr]
+
+
+def test_mass_change_guard_blocks_before_uploading_and_force_overrides(world: World) -> None:
+    world.run(*(hr_line(f"E{n}") for n in range(1, 5)))
+    world.settle()
+    world.next_day()
+    day_two = [hr_line("E1"), hr_line("E2"), hr_line("E3", status="terminated"), hr_line("E4", status="terminated")]
+
+    preview = world.run(*day_two, dry_run=True)
+    assert preview.status == runs.STATUS_PLANNED and not preview.ok  # the real run would stop: exit 1
+    blocked = world.run(*day_two)
+
+    assert blocked.status == runs.STATUS_BLOCKED and not blocked.ok
+    assert "switch off 2 of 4" in blocked.message and "--force" in blocked.message
+    assert world.graph.payloads == []
+    assert world.person("E3").hr_status is HrStatus.ACTIVE
+    statuses = set(world.session.scalars(select(ProvisioningItem.upload_status).where(
+        ProvisioningItem.run_id == blocked.run_id)))
+    assert statuses == {runs.UPLOAD_NOT_SENT}
+
+    forced = world.run(*day_two, force=True)
+    assert forced.status == runs.STATUS_UPLOADED and forced.forced
+    assert world.graph.sent() == {"E3": False, "E4": False}
+    assert world.person("E3").hr_status is HrStatus.TERMINATED
+    assert world.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "provisioning.guard_overridden")) == 1
+
+
+def test_dry_run_changes_nothing_but_records_the_plan(world: World, tmp_path: Path) -> None:
+    report = tmp_path / "out" / "report.json"
+    result = world.run(*DAY_ONE_FILE, hr_line("E9", start="2026-13-01"), hr_line("E8", email="zed.secret@@x"),
+                       dry_run=True, report_path=report)
+
+    assert result.status == runs.STATUS_PLANNED and result.mode == runs.MODE_DRY_RUN
+    assert world.graph.calls == [] and world.graph.payloads == []
+    assert world.session.scalar(select(func.count()).select_from(Person)) == 0
+    assert world.session.scalar(select(func.count()).select_from(Activation)) == 0
+    items = world.session.scalars(select(ProvisioningItem).where(ProvisioningItem.run_id == result.run_id)).all()
+    assert {(i.employee_id, i.action, i.upload_status) for i in items if i.action == "joiner"} == {
+        ("E1", "joiner", "planned"), ("E2", "joiner", "planned"), ("E3", "joiner", "planned")}
+    assert any(i.action == "rejected" and i.source_ref == "line 5" for i in items)
+    document = json.loads(report.read_text(encoding="utf-8"))
+    assert document["mode"] == "dry-run" and document["run_id"] == result.run_id
+    assert document["file_sha256"] and document["mass_change"]["blocked"] is False
+    rejections = {r["ref"]: r for r in document["rejections"]}
+    assert rejections["line 5"]["field"] == "start_date" and rejections["line 5"]["value"] == "2026-13-01"
+    assert rejections["line 6"]["field"] == "personal_email" and rejections["line 6"]["reason"]
+    assert "zed.secret" not in report.read_text(encoding="utf-8")
+
+
+def test_uploads_are_paced_under_the_ceiling(build_world) -> None:  # type: ignore[no-untyped-def]
+    world = build_world(upload_rate_calls=2, upload_rate_period_seconds=10.0)
+    result = world.run(*(hr_line(f"E{n}") for n in range(1, 121)))  # 3 batches, ceiling 2 per 10 s
+    assert result.ok and [len(p["Operations"]) for p in world.graph.payloads] == [50, 50, 20]
+    assert sum(world.clock.slept) >= 10.0  # the third call waited for the window, no 429 needed
+
+
+def test_a_throttled_batch_is_retried_after_retry_after(world: World) -> None:
+    world.graph.fail_next("bulk_upload", Throttled("Too many requests", retry_after=7.0))
+    result = world.run(*DAY_ONE_FILE)
+    assert result.ok and world.graph.sent() == {"E1": False, "E2": False, "E3": False}
+    assert sum(world.clock.slept) >= 7.0
+
+
+def test_a_failed_batch_is_recorded_and_the_run_goes_on(world: World) -> None:
+    world.graph.fail_next("bulk_upload", BadRequest("Operations[3] is broken", status=400, code="BadRequest"))
+    result = world.run(*(hr_line(f"E{n}") for n in range(1, 61)))  # batches of 50 and 10
+    assert result.status == runs.STATUS_UPLOADED and not result.ok
+    assert [(f.batch, len(f.employee_ids)) for f in result.upload_failures] == [(1, 50)]
+    assert "Operations[3] is broken" in result.upload_failures[0].error
+    assert len(world.graph.operations()) == 10
+    assert world.person("E1").last_payload_hash is None and world.person("E55").last_payload_hash
+    failed = world.session.scalars(select(ProvisioningItem).where(
+        ProvisioningItem.run_id == result.run_id, ProvisioningItem.employee_id == "E1")).one()
+    assert failed.upload_status == runs.UPLOAD_FAILED and "broken" in failed.details["upload_error"]
+    world.next_day()
+    retry = world.run(*(hr_line(f"E{n}") for n in range(1, 61)))  # the failed ones go up again, nothing else
+    assert retry.ok and len(world.graph.operations()) == 50
+
+
+def test_microsoft_failures_are_recorded_and_cleared_on_success(world: World) -> None:
+    world.run(hr_line("E1"))
+    world.graph.logs.append(failure_entry(world, "E1"))
+    result = reconcile(world.session, world.deps)
+    assert result.failed == 1 and result.pending == 0
+    assert result.failures[0].error == "AttributeValueRequired: userName is required"
+    assert world.person("E1").provisioning_error == "AttributeValueRequired: userName is required"
+
+    world.next_day()
+    world.run(hr_line("E1", department="Finance"))
+    world.settle()
+    person = world.person("E1")
+    assert person.provisioning_error is None and person.entra_object_id
+
+
+def test_wait_polls_until_microsoft_has_processed(world: World) -> None:
+    graph = SlowGraph(clock=world.clock, process_on_poll=3)
+    world.deps.graph_provider = lambda: graph
+    result = world.run(*DAY_ONE_FILE, wait=True, wait_seconds=120)
+    assert result.reconciliation is not None and result.reconciliation.pending == 0
+    assert result.reconciliation.succeeded == 3 and result.status == runs.STATUS_COMPLETED
+    assert 0 < sum(world.clock.slept) < 120
+
+
+def test_wait_gives_up_at_the_deadline(world: World) -> None:
+    graph = SlowGraph(clock=world.clock, process_on_poll=10_000)
+    world.deps.graph_provider = lambda: graph
+    result = world.run(*DAY_ONE_FILE, wait=True, wait_seconds=60)
+    assert result.reconciliation is not None and result.reconciliation.pending == 3
+    assert result.status == runs.STATUS_UPLOADED
+    assert 60 <= sum(world.clock.slept) < 61
+
+
+def test_joiners_with_an_account_starting_soon_are_queued_for_invite(world: World) -> None:
+    world.run(hr_line("E1", start="2026-02-24"), hr_line("E2", start="2026-06-01"))
+    world.graph.process_uploads()
+    result = reconcile(world.session, world.deps)
+    assert result.queued_for_invite == 1
+    sent = invites.send_due(world.session, world.deps)
+    assert sent.sent == ["E1"]
+
+
+@dataclass
+class SlowGraph(RecordingGraph):
+    """Processes uploads only on the n-th read of the provisioning logs, like a slow service."""
+
+    process_on_poll: int = 1
+    polls: int = 0
+
+    def provisioning_logs(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.polls += 1
+        if self.polls >= self.process_on_poll:
+            self.process_uploads()
+        return super().provisioning_logs(*args, **kwargs)
+
+
+def failure_entry(world: World, employee_id: str) -> ProvisioningLogEntry:
+    return ProvisioningLogEntry(
+        id="log-1", activity_at=world.clock.now(), job_id=world.graph.job_id, change_id="c-1", action="create",
+        status="failure", source_id=employee_id, source_display_name=None, target_id=None, target_upn=None,
+        error_code="AttributeValueRequired", error_reason="userName is required",
+    )

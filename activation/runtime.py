@@ -92,6 +92,28 @@ class Runtime:
 
         return self.provide("renderer", build)
 
+    @property
+    def staff_sign_in(self) -> Any:
+        """The staff sign-in provider: one long-lived MSAL application, built on first use."""
+
+        def build() -> Any:
+            from activation.staff.auth import build_sign_in
+
+            return build_sign_in(self.settings.microsoft)
+
+        return self.provide("staff_sign_in", build)
+
+    @property
+    def staff_sessions(self) -> Any:
+        """Server-side staff sessions: Redis when configured, else the database."""
+
+        def build() -> Any:
+            from activation.staff.sessions import build_session_store
+
+            return build_session_store(self.settings, self.session_factory, self.clock)
+
+        return self.provide("staff_sessions", build)
+
     def deps(self) -> Deps:
         return Deps(settings=self.settings, clock=self.clock, mailer=self.mailer, renderer=self.renderer,
                     graph_provider=lambda: self.graph)

@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.extensions["activation"] = runtime
 
-    from portal import api, database, errors, health, request_context, starter
+    from portal import api, database, errors, health, request_context, staff, starter
 
     configure_logging(logging.INFO, extra_filters=(request_context.RequestIdLogFilter(),))
     csrf = CSRFProtect(app)
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(health.bp)
     app.register_blueprint(starter.bp)
     app.register_blueprint(api.bp)
+    staff.init_app(app)
     if settings.env in ("demo", "development", "test") and settings.mail.backend == "outbox":
         from portal import mailbox
 

@@ -1,0 +1,1 @@
+"""Staff: Entra ID sign-in, server-side sessions, manager and service-desk services. No Flask here."""

@@ -1,0 +1,86 @@
+"""Who may see and act on whom: role from the session, manager rights from live HR data, refusals audited."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from activation.models import AuditEvent
+from activation.staff import access, manager_actions
+from activation.staff.auth import DESK_ROLE, StaffMember
+from tests.unit.starter_support import Flow, make_flow
+
+MORGAN = StaffMember("oid-morgan", "Morgan Manager", "morgan@contoso.example", frozenset())
+DANA = StaffMember("oid-dana", "Dana Desk", "dana@contoso.example", frozenset({DESK_ROLE}))
+
+
+@pytest.fixture
+def flow(memory_session: Session, make_settings) -> Flow:  # type: ignore[no-untyped-def]
+    flow = make_flow(memory_session, make_settings())
+    flow.person("M1001", with_account=False, email=None, entra_object_id=MORGAN.oid)
+    return flow
+
+
+def denials(session: Session) -> list[AuditEvent]:
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.access_denied")))
+
+
+def test_a_manager_reaches_their_report(flow: Flow) -> None:
+    report = flow.person("E1", manager="M1001")
+    assert access.report_of(flow.session, flow.deps, MORGAN, report.id, "test") is report
+    assert denials(flow.session) == []
+
+
+@pytest.mark.parametrize("manager", ["M2000", None])
+def test_a_manager_cannot_reach_someone_elses_report(flow: Flow, manager: str | None) -> None:
+    other = flow.person("E2", manager=manager)
+    with pytest.raises(access.AccessDenied) as denied:
+        access.report_of(flow.session, flow.deps, MORGAN, other.id, "manager.resend_invite")
+    assert denied.value.status == 404
+    [event] = denials(flow.session)
+    assert (event.actor_id, event.employee_id, event.outcome) == (MORGAN.oid, "E2", "denied")
+    assert event.details == {"what": "manager.resend_invite"}
+
+
+def test_manager_rights_are_rechecked_from_hr_data_every_time(flow: Flow) -> None:
+    report = flow.person("E1", manager="M1001")
+    access.report_of(flow.session, flow.deps, MORGAN, report.id, "test")
+    report.manager_employee_id = "M2000"
+    flow.session.commit()
+    with pytest.raises(access.AccessDenied):
+        access.report_of(flow.session, flow.deps, MORGAN, report.id, "test")
+    assert manager_actions.my_starters(flow.session, flow.deps, MORGAN).rows == []
+
+
+def test_someone_without_an_hr_record_manages_nobody(flow: Flow) -> None:
+    stranger = StaffMember("oid-unknown", "Sam", "sam@contoso.example", frozenset())
+    report = flow.person("E1", manager="M1001")
+    with pytest.raises(access.AccessDenied):
+        access.report_of(flow.session, flow.deps, stranger, report.id, "test")
+    assert manager_actions.my_starters(flow.session, flow.deps, stranger).known_manager is False
+
+
+def test_desk_needs_the_role_from_the_token(flow: Flow) -> None:
+    access.require_desk(flow.session, flow.deps, DANA, "desk.search")
+    with pytest.raises(access.AccessDenied) as denied:
+        access.require_desk(flow.session, flow.deps, MORGAN, "desk.search")
+    assert denied.value.status == 403
+    assert [(e.actor_id, e.reason) for e in denials(flow.session)] == [(MORGAN.oid, "not in the ServiceDesk role")]
+
+
+def test_desk_person_is_404_for_nobody_but_403_first_without_the_role(flow: Flow) -> None:
+    with pytest.raises(access.AccessDenied) as missing:
+        access.desk_person(flow.session, flow.deps, DANA, 9999, "desk.person")
+    assert missing.value.status == 404
+    with pytest.raises(access.AccessDenied) as no_role:
+        access.desk_person(flow.session, flow.deps, MORGAN, 9999, "desk.person")
+    assert no_role.value.status == 403
+
+
+def test_manager_list_masks_email_and_never_shows_codes(flow: Flow) -> None:
+    report = flow.person("E1", manager="M1001")
+    flow.invite(report)
+    [row] = manager_actions.my_starters(flow.session, flow.deps, MORGAN).rows
+    assert row.masked_email == "a***@h***.example"
+    assert row.can_resend and row.status.words == "Invite created but not emailed yet"

@@ -24,6 +24,7 @@ from activation.errors import ActivationError, ConfigurationError
 from activation.graph.errors import Forbidden, GraphError, Throttled, Unauthorized
 from activation.models import ActorType, Person
 from activation.provisioning import runs
+from activation.provisioning.adopt import adopt_existing_accounts
 from activation.provisioning.batches import BulkBatch, RatePacer, split_into_batches
 from activation.provisioning.leavers import LeaverIssue, LeaverOutcome, offboard_leavers
 from activation.provisioning.mapping import CONFIG_DIR, MappingProfile, load_mapping
@@ -150,6 +151,10 @@ def run_provisioning(
     try:
         known = load_known(session)
         validation = validate(rows, mapping=mapping, known_people=known, today=today)
+        if not dry_run and validation.records:
+            require_provisioning_app(deps)  # before adoption looks anyone up, so nothing changes if it is missing
+        adopted = adopt_existing_accounts(session, deps, validation.records, known, today=today, actor=actor,
+                                          dry_run=dry_run)
         planned = plan(validation.records, known, today=today, upn_domain=deps.settings.provisioning.upn_domain,
                        mapping=mapping, full=full)
     except ActivationError as exc:
@@ -158,7 +163,7 @@ def run_provisioning(
     verdict = check_mass_change(planned, known, max_share=policy.mass_change_share, max_count=policy.mass_change_count)
     del known
     forced = verdict.blocked and force
-    run.counts = _plan_counts(validation, planned, verdict, forced)
+    run.counts = {**_plan_counts(validation, planned, verdict, forced), "adopted": len(adopted)}
     runs.add_items(session, runs.validation_items(run.id, validation))
     session.commit()
     progress.planned(planned, validation, verdict)

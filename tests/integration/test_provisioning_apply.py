@@ -330,3 +330,24 @@ def failure_entry(world: World, employee_id: str) -> ProvisioningLogEntry:
         status="failure", source_id=employee_id, source_display_name=None, target_id=None, target_upn=None,
         error_code="AttributeValueRequired", error_reason="userName is required",
     )
+
+
+def test_existing_workers_with_enabled_accounts_are_adopted_not_switched_off(world: World) -> None:
+    """A first import lists people who already work here: their enabled accounts must stay on."""
+    veteran = world.graph.add_user("V1", "v1@contoso.example", "Val Veteran", account_enabled=True)
+    world.graph.add_user("V2", "v2@contoso.example", "Dee Disabled", account_enabled=False)
+    result = world.run(hr_line("V1", start="2019-04-01"), hr_line("V2", start="2019-04-01"),
+                       hr_line("N1", start="2026-03-09"))
+    assert result.ok and result.counts["adopted"] == 1
+    assert world.graph.sent() == {"V1": True, "V2": False, "N1": False}
+    adopted = world.person("V1")
+    assert adopted.entra_object_id == veteran.id
+    assert adopted.activation is not None and adopted.activation.state is ActivationState.COMPLETED
+    assert world.person("V2").activation.state is ActivationState.PENDING  # type: ignore[union-attr]
+
+
+def test_dry_run_shows_adoption_without_storing_anything(world: World) -> None:
+    world.graph.add_user("V1", "v1@contoso.example", "Val Veteran", account_enabled=True)
+    result = world.run(hr_line("V1", start="2019-04-01"), dry_run=True)
+    assert result.counts["adopted"] == 1
+    assert world.session.scalars(select(Person)).all() == []

@@ -33,9 +33,11 @@ DEMO_DEFAULTS = {
 }
 
 
-def render_demo_toml(wiring: EmulatorWiring, public_url: str) -> str:
+def render_demo_toml(wiring: EmulatorWiring, public_url: str, database_url: str | None = None) -> str:
     tables: dict[str, dict[str, object]] = {name: dict(values) for name, values in DEMO_DEFAULTS.items()}
     tables["portal"]["public_url"] = public_url
+    if database_url:
+        tables["database"]["url"] = database_url
     tables["microsoft"] = {
         "tenant_id": wiring.tenant_id,
         "client_id": wiring.client_id,
@@ -54,8 +56,8 @@ def render_demo_toml(wiring: EmulatorWiring, public_url: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_demo_toml(path: Path, wiring: EmulatorWiring, public_url: str) -> None:
+def write_demo_toml(path: Path, wiring: EmulatorWiring, public_url: str, database_url: str | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(render_demo_toml(wiring, public_url), encoding="utf-8")
+    temporary.write_text(render_demo_toml(wiring, public_url, database_url), encoding="utf-8")
     temporary.replace(path)

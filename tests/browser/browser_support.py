@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+
+from activation import invites
+from activation.models import HrStatus, Person
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -46,3 +50,21 @@ def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     if os.environ.get("ACTIVATION_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def new_joiner(live: Live, employee_id: str, email: str) -> None:
+    info, control = live.emulator  # type: ignore[misc]
+    user = control.post(f"{info.base_url}/_emulator/users", timeout=10, json={
+        "employeeId": employee_id, "userPrincipalName": f"{employee_id.lower()}@contoso.example",
+        "displayName": "Dorothy Vaughan", "accountEnabled": False}).json()
+    with live.runtime.session_factory() as session:  # type: ignore[attr-defined]
+        person = Person(employee_id=employee_id, given_name="Dorothy", family_name="Vaughan",
+                        display_name="Dorothy Vaughan", personal_email=email, start_date=datetime.now(UTC).date(),
+                        hr_status=HrStatus.ACTIVE, time_zone="UTC", entra_object_id=user["id"],
+                        upn=user["userPrincipalName"])
+        session.add(person)
+        session.flush()
+        invites.ensure_activation(session, person)
+        session.commit()
+        report = invites.send_due(session, live.runtime.deps())  # type: ignore[attr-defined]
+    assert employee_id in report.sent

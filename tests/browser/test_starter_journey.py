@@ -2,32 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
-from browser_support import Live, screenshot, serious_violations
+from browser_support import Live, new_joiner, screenshot, serious_violations
 from playwright.sync_api import expect
-
-from activation import invites
-from activation.models import HrStatus, Person
-
-
-def new_joiner(live: Live, employee_id: str, email: str) -> None:
-    info, control = live.emulator  # type: ignore[misc]
-    user = control.post(f"{info.base_url}/_emulator/users", timeout=10, json={
-        "employeeId": employee_id, "userPrincipalName": f"{employee_id.lower()}@contoso.example",
-        "displayName": "Dorothy Vaughan", "accountEnabled": False}).json()
-    with live.runtime.session_factory() as session:  # type: ignore[attr-defined]
-        person = Person(employee_id=employee_id, given_name="Dorothy", family_name="Vaughan",
-                        display_name="Dorothy Vaughan", personal_email=email, start_date=datetime.now(UTC).date(),
-                        hr_status=HrStatus.ACTIVE, time_zone="UTC", entra_object_id=user["id"],
-                        upn=user["userPrincipalName"])
-        session.add(person)
-        session.flush()
-        invites.ensure_activation(session, person)
-        session.commit()
-        report = invites.send_due(session, live.runtime.deps())  # type: ignore[attr-defined]
-    assert employee_id in report.sent
 
 
 def check_accessible(page) -> None:  # type: ignore[no-untyped-def]

@@ -114,8 +114,11 @@ def send(session: Session, deps: Deps, invite: Invite, person: Person, actor: au
     session.commit()
 
 
-def open_invite(session: Session, deps: Deps, token: str) -> OpenInvite:
-    """Resolve a link to its invite, or raise InviteProblem. Changes nothing (mail scanners open links)."""
+def open_invite(session: Session, deps: Deps, token: str, *, allow_completed: bool = False) -> OpenInvite:
+    """Resolve a link to its invite, or raise InviteProblem. Changes nothing (mail scanners open links).
+
+    `allow_completed` is for the optional password step right after the result page.
+    """
     try:
         invite_id = token_service(deps).loads(token)
     except TokenInvalid:
@@ -128,6 +131,8 @@ def open_invite(session: Session, deps: Deps, token: str) -> OpenInvite:
     if person.hr_status is HrStatus.TERMINATED or activation is None or activation.state is ActivationState.CANCELLED:
         raise InviteProblem("cancelled", person)
     if activation.state is ActivationState.COMPLETED:
+        if allow_completed:
+            return OpenInvite(invite, person, activation)
         raise InviteProblem("completed", person)
     if invite.superseded_at is not None:
         raise InviteProblem("superseded", person)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import StringField, SubmitField
+from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Regexp
 
 
@@ -35,3 +35,10 @@ class LostLinkForm(FlaskForm):
         ],
     )
     submit = SubmitField("Send me a new link")
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired("Enter a password."),
+                                                         Length(max=256, message="Use at most 256 characters.")])
+    confirmation = PasswordField("Type it again", validators=[DataRequired("Type the password again.")])
+    submit = SubmitField("Set password")

@@ -7,11 +7,11 @@ import time
 from flask import Blueprint, abort, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from activation import account_steps, codes, invites, lost_link
+from activation import account_steps, codes, invites, lost_link, password_step
 from activation.window import format_local
 from portal.browser import browser_id
 from portal.extensions import db, request_context, runtime
-from portal.forms import ButtonForm, CodeForm, LostLinkForm
+from portal.forms import ButtonForm, CodeForm, LostLinkForm, PasswordForm
 
 bp = Blueprint("starter", __name__)
 
@@ -164,8 +164,35 @@ def _finish(token: str, opened: invites.OpenInvite):  # type: ignore[no-untyped-
     settings = runtime().settings
     return render_template(
         "starter/result.html", issued=issued, expires=_local(issued.expires_at, opened),
-        security_info_url=settings.portal.my_security_info_url,
+        security_info_url=settings.portal.my_security_info_url, token=token,
+        password_form=PasswordForm() if settings.policy.password_path else None,
+        password_advice=password_step.COMPLEXITY_ADVICE,
     )
+
+
+@bp.post("/a/<token>/password")
+def set_password(token: str):  # type: ignore[no-untyped-def]
+    try:
+        opened = invites.open_invite(db(), _deps(), token, allow_completed=True)
+    except invites.InviteProblem as problem:
+        return render_template(f"starter/invite_{problem.reason}.html"), 404 if problem.reason == "unknown" else 410
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        return render_template("starter/password.html", form=form, token=token,
+                               password_advice=password_step.COMPLEXITY_ADVICE), 400
+    try:
+        password_step.set_password(db(), _deps(), opened, browser_id(), form.password.data or "",
+                                   form.confirmation.data or "", request_context())
+    except password_step.PasswordNotAllowed:
+        return render_template("starter/password_closed.html"), 403
+    except password_step.PasswordRejected as rejected:
+        form.password.errors = [rejected.advice]
+        return render_template("starter/password.html", form=form, token=token,
+                               password_advice=password_step.COMPLEXITY_ADVICE), 400
+    except password_step.PasswordNotSet:
+        return render_template("starter/password_closed.html", unavailable=True), 503
+    return render_template("starter/password_set.html",
+                           security_info_url=runtime().settings.portal.my_security_info_url)
 
 
 def _wrong_code_message(tries_left: int) -> str:

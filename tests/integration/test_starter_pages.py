@@ -149,3 +149,67 @@ def test_posts_without_csrf_are_refused(world: World) -> None:
     link = world.joiner()
     response = world.app.test_client().post(f"{link}/send-code")
     assert response.status_code == 400 and world.mailer.sent == []
+
+
+@pytest.fixture
+def password_world(make_settings, database_url, db_engine) -> World:  # type: ignore[no-untyped-def]
+    settings = make_settings(database={"url": database_url}, policy={"password_path": True})
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    runtime = Runtime.from_settings(settings, engine=db_engine, clock=clock)
+    graph, mailer = FakeGraph(clock=clock), FakeMailer()
+    runtime.override("graph", graph)
+    runtime.override("mailer", mailer)
+    return World(create_app(runtime=runtime), runtime, graph, mailer)
+
+
+def activate(world: World, client) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    link = world.joiner()
+    post_form(client, link, f"{link}/send-code")
+    result = post_form(client, f"{link}/code", f"{link}/code", {"code": world.code()})
+    assert result.status_code == 200
+    return link, result.get_data(as_text=True)
+
+
+def test_optional_password_is_checked_locally_then_set_through_graph(password_world: World) -> None:
+    world, client = password_world, password_world.app.test_client()
+    link, page = activate(world, client)
+    assert "Prefer a password as well?" in page
+    token = csrf_token(page)
+    weak = client.post(f"{link}/password", data={"csrf_token": token, "password": "password",
+                                                 "confirmation": "password"})
+    assert weak.status_code == 400 and "at least three of" in weak.get_data(as_text=True)
+    user_id = world.graph.find_user_by_employee_id("E200").id  # type: ignore[union-attr]
+    assert not world.graph.password_was_set(user_id)  # refused before calling Graph
+    good = client.post(f"{link}/password", data={"csrf_token": token, "password": "Correct-Horse-42",
+                                                 "confirmation": "Correct-Horse-42"})
+    assert good.status_code == 200 and "Your password is set" in good.get_data(as_text=True)
+    assert world.graph.password_was_set(user_id)
+
+
+def test_password_step_only_in_the_same_browser(password_world: World) -> None:
+    world, client = password_world, password_world.app.test_client()
+    link, _ = activate(world, client)
+    other = world.app.test_client()
+    page = other.get("/").get_data(as_text=True)
+    response = other.post(f"{link}/password", data={"csrf_token": csrf_token(page), "password": "Correct-Horse-42",
+                                                    "confirmation": "Correct-Horse-42"})
+    assert response.status_code == 403
+
+
+def test_password_path_is_off_by_default(world: World) -> None:
+    client = world.app.test_client()
+    _, page = activate(world, client)
+    assert "Prefer a password as well?" not in page
+
+
+def test_graph_refusing_the_password_gives_advice_not_an_error(password_world: World) -> None:
+    from activation.graph.errors import PasswordComplexity
+
+    world, client = password_world, password_world.app.test_client()
+    link, page = activate(world, client)
+    world.graph.fail_next("set_password", PasswordComplexity("does not comply", status=400, code="Request_BadRequest"))
+    response = client.post(f"{link}/password", data={"csrf_token": csrf_token(page), "password": "Summer-2026!",
+                                                     "confirmation": "Summer-2026!"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Microsoft did not accept that password" in body
+    assert "Request_BadRequest" not in body and "Summer-2026!" not in body

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import sys
 import tempfile
 import time
 from collections import deque
 from datetime import date
 from pathlib import Path
+
+from markdown_sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK_START = "<!-- bench:apply -->"
@@ -159,17 +160,6 @@ def section(m: dict[str, float | int]) -> str:
     ])
 
 
-def write_section(path: Path, text: str) -> None:
-    existing = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(MARK_START) + r".*?" + re.escape(MARK_END), re.DOTALL)
-    if pattern.search(existing):
-        updated = pattern.sub(lambda _match: text, existing)
-    else:
-        updated = existing.rstrip("\n") + "\n\n" + text + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=4_000)
@@ -183,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         measured = run(args.records, args.calls, args.period, Path(tmp), pause_processor=not args.with_processing)
     print(table(measured))
     if args.write is not None:
-        write_section(args.write, section(measured))
+        write_section(args.write, section(measured), MARK_START, MARK_END)
         print(f"wrote {args.write}", file=sys.stderr)
     if measured["share"] < TARGET_SHARE or measured["throttled"]:
         print(f"below target: {measured['share']:.1%} of the ceiling, {measured['throttled']} x 429",

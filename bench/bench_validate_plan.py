@@ -25,6 +25,8 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
+from markdown_sections import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 MARK_START = "<!-- bench:validate_plan -->"
 MARK_END = "<!-- /bench:validate_plan -->"
@@ -170,17 +172,6 @@ def section(results: list[tuple[str, dict]]) -> str:
     ])
 
 
-def write_section(path: Path, text: str) -> None:
-    existing = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(MARK_START) + r".*?" + re.escape(MARK_END), re.DOTALL)
-    if pattern.search(existing):
-        updated = pattern.sub(lambda _match: text, existing)
-    else:
-        updated = existing.rstrip("\n") + "\n\n" + text + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -199,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     failed = [s for s, m in results if m["seconds"] >= 5 or m["peak_rss_mb"] >= 300]
     if args.write is not None:
-        write_section(args.write, section(results))
+        write_section(args.write, section(results), MARK_START, MARK_END)
         print(f"wrote {args.write}", file=sys.stderr)
     if failed:
         print(f"over budget ({TARGETS}): {', '.join(failed)}", file=sys.stderr)

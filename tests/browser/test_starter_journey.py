@@ -72,3 +72,20 @@ def test_starter_journey_by_keyboard_alone(live: Live, phone) -> None:  # type: 
     page.keyboard.type(live.latest_code(email))
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Your account is ready")).to_be_visible()
+
+
+def test_readable_at_200_percent_zoom(live: Live, browser) -> None:  # type: ignore[no-untyped-def]
+    """A 1280x900 screen at 200% zoom is a 640x450 CSS viewport: nothing may need sideways scrolling."""
+    email = "zoom@home.example"
+    new_joiner(live, "B102", email)
+    link = next(line for line in live.mailbox_text(email)[0].split() if line.startswith(f"{live.url}/a/"))
+    context = browser.new_context(viewport={"width": 640, "height": 450}, device_scale_factor=2)
+    page = context.new_page()
+    for url in (f"{live.url}/", link):
+        page.goto(url)
+        fits = page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        assert fits, f"{url} scrolls sideways at 200% zoom"
+    page.get_by_role("button", name="Send me a code").click()
+    expect(page.get_by_role("heading", name="Enter the code we emailed you")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    context.close()

@@ -19,10 +19,13 @@ class DefaultRequestIdFilter(logging.Filter):
 
 
 def configure_logging(level: int | str = logging.INFO, extra_filters: tuple[logging.Filter, ...] = ()) -> None:
-    """Install one handler on the root logger with the redaction filter. Idempotent."""
+    """Install one handler on the root logger with the redaction filter. Idempotent; later calls add filters."""
     root = logging.getLogger()
     for handler in root.handlers:
         if getattr(handler, "_activation", False):
+            # Already installed (e.g. by the CLI in the same process): add filters it lacks, in front.
+            present = {type(existing) for existing in handler.filters}
+            handler.filters[:0] = [flt for flt in extra_filters if type(flt) not in present]
             root.setLevel(level)
             return
     handler = logging.StreamHandler()

@@ -17,6 +17,7 @@ from .store import iso, new_user, utc_now
 
 log = logging.getLogger(__name__)
 TICK = 0.05
+SAVE_INTERVAL = 2.0  # seconds between state-file writes while busy (stop() always saves)
 
 
 def _as_bool(value: object) -> bool:
@@ -90,10 +91,13 @@ class Processor:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        last_save = time.monotonic()
         while not self._stop.wait(TICK):
             try:
                 self.process(force=False)
-                self.context.store.save_if_dirty()
+                if time.monotonic() - last_save >= SAVE_INTERVAL:
+                    self.context.store.save_if_dirty()
+                    last_save = time.monotonic()
             except Exception:  # keep the worker alive; the error is logged
                 log.exception("emulator processing tick failed")
 

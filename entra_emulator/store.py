@@ -130,7 +130,7 @@ class Store:
 
     def save(self) -> None:
         with self.lock:
-            text = json.dumps(self.snapshot(), indent=1, sort_keys=True)
+            text = json.dumps(self.snapshot(), separators=(",", ":"))
             self._dirty = False
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
         tmp.write_text(text, encoding="utf-8")

@@ -158,7 +158,7 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
     activation.resume_until = None
     opened.invite.used_at = now
     deps.audit(session, action="tap.issued", actor=starter, person=person, context=context,
-                 details={"lifetime_minutes": tap.lifetime_minutes, "usable_once": tap.is_usable_once,
+               details={"lifetime_minutes": tap.lifetime_minutes, "usable_once": tap.is_usable_once,
                           "expires_at": activation.tap_expires_at.isoformat()})
     deps.audit(session, action="activation.completed", actor=starter, person=person, context=context)
     session.commit()
@@ -184,6 +184,6 @@ def _step_failed(session: Session, deps: Deps, activation: Activation, person: P
     if not retryable:
         activation.state = ActivationState.FAILED
     deps.audit(session, action="account.step_failed", actor=starter, person=person, outcome="failure",
-                 reason=activation.failure_reason, context=context, details={"step": step, "retryable": retryable})
+               reason=activation.failure_reason, context=context, details={"step": step, "retryable": retryable})
     session.commit()
     raise AccountStepFailed(step, retryable)

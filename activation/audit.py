@@ -87,7 +87,7 @@ def events(
     limit: int = 500,
     newest_first: bool = True,
 ) -> Sequence[AuditEvent]:
-    """Query events with simple filters, bounded by `limit` (at most MAX_QUERY_ROWS)."""
+    """Query events with simple filters, bounded by `limit` (at most MAX_QUERY_ROWS + 1, to detect more)."""
     query = select(AuditEvent)
     if person_id is not None:
         query = query.where(AuditEvent.person_id == person_id)
@@ -100,5 +100,5 @@ def events(
     if until is not None:
         query = query.where(AuditEvent.at < until)
     order = (AuditEvent.at.desc(), AuditEvent.id.desc()) if newest_first else (AuditEvent.at, AuditEvent.id)
-    query = query.order_by(*order).limit(max(1, min(limit, MAX_QUERY_ROWS)))
+    query = query.order_by(*order).limit(max(1, min(limit, MAX_QUERY_ROWS + 1)))
     return session.scalars(query).all()

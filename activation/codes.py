@@ -105,7 +105,7 @@ def request_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: s
         deps.mailer.send(email)
     except MailDeliveryError as exc:
         deps.audit(session, action="code.sent", actor=starter, person=person, outcome="failure",
-                     reason=str(exc), context=context)
+                   reason=str(exc), context=context)
         session.commit()
         raise CodeNotSent(str(exc)) from None
 
@@ -122,7 +122,7 @@ def request_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: s
     activation.state = ActivationState.CODE_SENT
     activation.resume_until = None
     deps.audit(session, action="code.sent", actor=starter, person=person, context=context,
-                 details={"expires_at": challenge.expires_at.isoformat(), "codes_sent": activation.codes_sent})
+               details={"expires_at": challenge.expires_at.isoformat(), "codes_sent": activation.codes_sent})
     session.commit()
     return CodeSent(
         masked_email=mask_email(person.personal_email or ""),
@@ -157,7 +157,7 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
     now = deps.clock.now()
     if activation.state is ActivationState.LOCKED:
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="refused",
-                     reason="activation locked", context=context)
+                   reason="activation locked", context=context)
         session.commit()
         raise ActivationLocked()
     binding = browser_binding(deps, browser_id)
@@ -188,14 +188,14 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
         raise ActivationLocked()
     if not counted_on_code:
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="refused",
-                     reason="too many tries for this code", context=context)
+                   reason="too many tries for this code", context=context)
         session.commit()
         raise CodeExpired()
 
     if not otp.code_matches(deps.otp_key, challenge.id, code, challenge.code_hash):
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="failure",
-                     reason="wrong code", context=context,
-                     details={"attempts_on_code": challenge.attempts, "failures": activation.failed_code_count})
+                   reason="wrong code", context=context,
+                   details={"attempts_on_code": challenge.attempts, "failures": activation.failed_code_count})
         session.commit()
         if activation.failed_code_count >= policy.lockout_threshold:
             _lock(session, deps, activation, person, starter, context)
@@ -234,7 +234,7 @@ def _lock(session: Session, deps: Deps, activation: Activation, person, starter:
     ).rowcount
     if locked:
         deps.audit(session, action="activation.locked", actor=starter, person=person, outcome="failure",
-                     reason="too many wrong codes", context=context)
+                   reason="too many wrong codes", context=context)
     session.commit()
     session.refresh(activation)
 

@@ -84,7 +84,7 @@ def issue(session: Session, deps: Deps, person: Person, actor: audit.Actor,
         activation.resume_until = None
         activation.step_lease_until = None
     deps.audit(session, action="invite.issued", actor=actor, person=person, context=context, reason=reason,
-                 details={"invite_expires_at": invite.expires_at.isoformat()})
+               details={"invite_expires_at": invite.expires_at.isoformat()})
     return invite
 
 
@@ -106,12 +106,26 @@ def send(session: Session, deps: Deps, invite: Invite, person: Person, actor: au
         deps.mailer.send(email)
     except MailDeliveryError as exc:
         deps.audit(session, action="invite.sent", actor=actor, person=person, outcome="failure",
-                     reason=str(exc), context=context)
+                   reason=str(exc), context=context)
+        if invite.sent_at is None:
+            _undo_supersede(session, invite)
         session.commit()
         raise InviteNotSent(person, f"the email could not be sent ({exc})") from None
     invite.sent_at = deps.clock.now()
     deps.audit(session, action="invite.sent", actor=actor, person=person, context=context)
     session.commit()
+
+
+def _undo_supersede(session: Session, invite: Invite) -> None:
+    """A new invite that never reached the starter must not kill the link they already have."""
+    session.execute(
+        update(Invite)
+        .where(Invite.person_id == invite.person_id, Invite.id != invite.id,
+               Invite.superseded_at == invite.issued_at, Invite.sent_at.is_not(None))
+        .values(superseded_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    invite.superseded_at = invite.issued_at
 
 
 def open_invite(session: Session, deps: Deps, token: str, *, allow_completed: bool = False) -> OpenInvite:

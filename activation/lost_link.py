@@ -38,7 +38,7 @@ def request_new_link(session: Session, deps: Deps, email: str,
     within_address = rate_limits.hit(session, PER_ADDRESS, address_key, now)
     if not (within_client and within_address):
         deps.audit(session, action="lost_link.requested", actor=audit.Actor.starter(), outcome="refused",
-                     reason="rate limited", context=context)
+                   reason="rate limited", context=context)
         session.commit()
         return
     person = session.scalars(
@@ -47,7 +47,7 @@ def request_new_link(session: Session, deps: Deps, email: str,
     ).first()
     if person is None or not _eligible(person, deps):
         deps.audit(session, action="lost_link.requested", actor=audit.Actor.starter(), outcome="ignored",
-                     reason="no eligible joiner for that address", context=context)
+                   reason="no eligible joiner for that address", context=context)
         session.commit()
         return
     invite = invites.issue(session, deps, person, audit.Actor.starter(person.employee_id), context,

@@ -18,7 +18,7 @@ def notify_manager(session: Session, deps: Deps, person: Person) -> bool:
     manager = session.scalars(select(Person).where(Person.employee_id == person.manager_employee_id)).first()
     if manager is None or not manager.upn:
         deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person,
-                     outcome="skipped", reason="manager has no work account on record")
+                   outcome="skipped", reason="manager has no work account on record")
         session.commit()
         return False
     zone = manager.time_zone or deps.settings.policy.default_time_zone
@@ -30,10 +30,10 @@ def notify_manager(session: Session, deps: Deps, person: Person) -> bool:
         deps.mailer.send(email)
     except MailDeliveryError as exc:
         deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person,
-                     outcome="failure", reason=str(exc))
+                   outcome="failure", reason=str(exc))
         session.commit()
         return False
     deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person,
-                 details={"manager_employee_id": manager.employee_id})
+               details={"manager_employee_id": manager.employee_id})
     session.commit()
     return True

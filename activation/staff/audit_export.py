@@ -78,7 +78,9 @@ def export(session: Session, deps: Deps, member: StaffMember, *, since: date | N
     start = datetime.combine(since, time(0, 0), tzinfo=UTC) if since else None
     end = datetime.combine(until + timedelta(days=1), time(0, 0), tzinfo=UTC) if until else None
     events = audit.events(session, employee_id=employee_id, since=start, until=end,
-                          limit=audit.MAX_QUERY_ROWS, newest_first=False)
+                          limit=audit.MAX_QUERY_ROWS + 1, newest_first=False)
+    if len(events) > audit.MAX_QUERY_ROWS:  # never hand over a silently cut file
+        raise ExportRequestInvalid(f"More than {audit.MAX_QUERY_ROWS:,} events match; export a shorter period.")
     text = to_csv(events)
     deps.audit(session, action="desk.audit_export", actor=member.actor, person=person, context=context,
                details={"since": since.isoformat() if since else None, "until": until.isoformat() if until else None,

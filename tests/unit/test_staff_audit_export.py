@@ -56,3 +56,20 @@ def test_export_requests_are_bounded(memory_session, make_settings, since, until
     with pytest.raises(audit_export.ExportRequestInvalid) as invalid:
         audit_export.export(memory_session, flow.deps, desk, since=since, until=until, employee_id=employee_id)
     assert why in invalid.value.why
+
+
+def test_an_export_that_would_be_cut_is_refused_not_truncated(memory_session, make_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from activation import audit
+
+    monkeypatch.setattr(audit, "MAX_QUERY_ROWS", 3)  # our own constant, not a library internal
+    flow = make_flow(memory_session, make_settings())
+    for n in range(4):
+        memory_session.add(AuditEvent(at=datetime(2026, 3, 2, 9, n, tzinfo=UTC), actor_type=ActorType.SYSTEM,
+                                      actor_id="system", action="invite.sent", outcome="success", details={}))
+    memory_session.commit()
+    desk = StaffMember("oid-dana", "Dana", "dana@contoso.example", frozenset({DESK_ROLE}))
+    with pytest.raises(audit_export.ExportRequestInvalid) as invalid:
+        audit_export.export(memory_session, flow.deps, desk, since=date(2026, 3, 1), until=date(2026, 3, 3))
+    assert "More than 3 events" in invalid.value.why
+    exported = audit_export.export(memory_session, flow.deps, desk, since=date(2026, 3, 1), until=date(2026, 3, 1))
+    assert exported.rows == 0

@@ -322,3 +322,19 @@ def test_lost_link_sends_only_to_eligible_known_addresses(flow: Flow) -> None:
     assert [e.to for e in flow.mailer.sent] == ["ada@home.example"]
     outcomes = [e.outcome for e in audit.events(flow.session, action="lost_link.requested")]
     assert outcomes == ["ignored"]
+
+
+def test_a_new_invite_that_could_not_be_sent_keeps_the_old_link_working(flow: Flow) -> None:
+    person = flow.person()
+    first = invites.issue(flow.session, flow.deps, person, audit.Actor.system())
+    invites.send(flow.session, flow.deps, first, person, audit.Actor.system())
+    old_token = invites.token_service(flow.deps).dumps(first.id)
+    flow.clock.advance(3600)
+    second = invites.issue(flow.session, flow.deps, person, audit.Actor.staff("oid-manager"))
+    flow.mailer.fail_next()
+    with pytest.raises(invites.InviteNotSent):
+        invites.send(flow.session, flow.deps, second, person, audit.Actor.staff("oid-manager"))
+    assert flow.reopen(old_token).invite.id == first.id
+    with pytest.raises(invites.InviteProblem) as problem:
+        flow.reopen(invites.token_service(flow.deps).dumps(second.id))
+    assert problem.value.reason == "superseded"

@@ -27,6 +27,7 @@ class Deps:
     mailer: Mailer
     renderer: EmailRenderer
     graph_provider: Callable[[], GraphClient] = field(repr=False)
+    context: audit.RequestContext = audit.NO_REQUEST  # where the work came from, when not passed per call
 
     @property
     def graph(self) -> GraphClient:
@@ -35,6 +36,7 @@ class Deps:
     def audit(self, session: Session, **event: Any) -> AuditEvent:
         """Record an audit event stamped by this clock (so tests with a fake clock see one timeline)."""
         event.setdefault("at", self.clock.now())
+        event.setdefault("context", self.context)
         return audit.record(session, **event)
 
     @property

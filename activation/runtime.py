@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from activation.audit import NO_REQUEST, RequestContext
 from activation.clock import Clock, SystemClock
 from activation.config import Settings
 from activation.db import make_engine, make_session_factory
@@ -114,6 +115,6 @@ class Runtime:
 
         return self.provide("staff_sessions", build)
 
-    def deps(self) -> Deps:
+    def deps(self, context: RequestContext = NO_REQUEST) -> Deps:
         return Deps(settings=self.settings, clock=self.clock, mailer=self.mailer, renderer=self.renderer,
-                    graph_provider=lambda: self.graph)
+                    graph_provider=lambda: self.graph, context=context)

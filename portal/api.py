@@ -20,7 +20,7 @@ from activation.errors import ConfigurationError, NotFoundError
 from activation.provisioning.apply import provision_objects
 from activation.provisioning.readers import InputFileError
 from activation.provisioning.runs import client_run_document
-from portal.extensions import db, runtime
+from portal.extensions import db, request_context, runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def push_workers():  # type: ignore[no-untyped-def]
     if len(workers) > MAX_WORKERS:
         return _error(413, f"{len(workers)} workers in one request; send at most {MAX_WORKERS}")
     try:
-        result = provision_objects(db(), runtime().deps(), workers, client_id=g.api_client_id,
+        result = provision_objects(db(), runtime().deps(request_context()), workers, client_id=g.api_client_id,
                                    client_name=g.api_client_name, body=body)
     except InputFileError as exc:
         return _error(400, str(exc))

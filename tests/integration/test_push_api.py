@@ -80,8 +80,9 @@ def test_a_good_key_pushes_workers_and_the_run_shows_each_record(api: Api) -> No
         assert session.scalars(select(Person.employee_id)).all() == ["W1"]
         client = session.scalars(select(ApiClient)).one()
         assert client.last_used_at is not None and key not in client.key_hash
-        actors = set(session.scalars(select(AuditEvent.actor_id).where(AuditEvent.action == "person.created")))
-        assert actors == {"workday"}
+        created = session.scalars(select(AuditEvent).where(AuditEvent.action == "person.created")).all()
+        assert {event.actor_id for event in created} == {"workday"}
+        assert all(event.request_id and event.client_ip for event in created)  # traceable to the HTTP call
 
 
 def test_a_revoked_or_missing_key_gets_401_with_a_bearer_challenge(api: Api) -> None:

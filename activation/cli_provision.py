@@ -24,6 +24,7 @@ from activation.provisioning import runs
 from activation.provisioning.apply import DEFAULT_WAIT_SECONDS, Progress, RunResult, provision_file, resolve_mapping
 from activation.provisioning.planner import MassChangeVerdict, Plan, PlannedChange
 from activation.provisioning.reconcile import ReconcileResult, reconcile
+from activation.provisioning.runs import RunInProgress
 from activation.provisioning.validation import ValidationResult
 
 MAX_ROWS = 50  # per table; the JSON report (--report) has everything
@@ -105,6 +106,10 @@ def provision(ctx: Context, file: Path, mapping_path: Path | None, dry_run: bool
         progress.close()
         ctx.errors.print(f"[red]Error:[/red] {exc}", markup=True, highlight=False)
         sys.exit(EXIT_USAGE)
+    except RunInProgress as exc:
+        progress.close()
+        ctx.errors.print(f"[red]Not started:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(EXIT_FAILED)
     finally:
         progress.close()
     print_outcome(ctx.console, result)

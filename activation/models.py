@@ -215,7 +215,10 @@ class ProvisioningRun(Base):
 
 class ProvisioningItem(Base):
     __tablename__ = "provisioning_item"
-    __table_args__ = (Index("ix_provisioning_item_run_employee", "run_id", "employee_id"),)
+    __table_args__ = (
+        Index("ix_provisioning_item_run_employee", "run_id", "employee_id"),
+        Index("ix_provisioning_item_outstanding", "upload_status", "result_status"),  # reconcile's work list
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("provisioning_run.id", ondelete="CASCADE"))

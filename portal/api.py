@@ -19,7 +19,7 @@ from activation.api_keys import authenticate
 from activation.errors import ConfigurationError, NotFoundError
 from activation.provisioning.apply import provision_objects
 from activation.provisioning.readers import InputFileError
-from activation.provisioning.runs import client_run_document
+from activation.provisioning.runs import RunInProgress, client_run_document
 from portal.extensions import db, request_context, runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -71,6 +71,10 @@ def push_workers():  # type: ignore[no-untyped-def]
                                    client_name=g.api_client_name, body=body)
     except InputFileError as exc:
         return _error(400, str(exc))
+    except RunInProgress as exc:
+        response, status = _error(409, f"{exc}; try again later")
+        response.headers["Retry-After"] = "300"
+        return response, status
     except ConfigurationError as exc:
         logger.error("push API run failed on configuration: %s", exc)
         return _error(503, "provisioning is not configured on this server; contact the IT operators")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from activation.audit import Actor
 from activation.deps import Deps
-from activation.errors import NotFoundError
+from activation.errors import ActivationError, NotFoundError
 from activation.masking import printable
 from activation.models import ProvisioningItem, ProvisioningRun
 from activation.provisioning.planner import PlannedChange
@@ -39,10 +40,29 @@ RESULT_SUCCESS, RESULT_FAILURE, RESULT_SKIPPED, RESULT_UNKNOWN = "success", "fai
 REPORT_VERSION = 1
 
 
+class RunInProgress(ActivationError):
+    """Another applying run is still going; two at once could create the same joiner twice."""
+
+
+STALE_RUN = timedelta(hours=2)  # a "running" run older than this is taken as crashed
+
+
 def start_run(
     session: Session, deps: Deps, *, source: str, source_name: str, source_hash: str | None, mode: str,
     actor: Actor, api_client_id: int | None = None,
 ) -> ProvisioningRun:
+    if mode == MODE_APPLY:
+        busy = session.scalars(
+            select(ProvisioningRun).where(ProvisioningRun.mode == MODE_APPLY,
+                                          ProvisioningRun.status == STATUS_RUNNING,
+                                          ProvisioningRun.started_at > deps.clock.now() - STALE_RUN)
+            .order_by(ProvisioningRun.id).limit(1)
+        ).first()
+        if busy is not None:
+            raise RunInProgress(
+                f"provisioning run {busy.id} ({busy.file_name}) started at {busy.started_at:%Y-%m-%d %H:%M} UTC "
+                "is still applying; wait for it to finish (it is taken as crashed after 2 hours), or use --dry-run"
+            )
     run = ProvisioningRun(
         started_at=deps.clock.now(), source=source, file_name=source_name[:512], file_hash=source_hash, mode=mode,
         status=STATUS_RUNNING, api_client_id=api_client_id, counts={},

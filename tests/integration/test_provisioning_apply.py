@@ -351,3 +351,15 @@ def test_dry_run_shows_adoption_without_storing_anything(world: World) -> None:
     result = world.run(hr_line("V1", start="2019-04-01"), dry_run=True)
     assert result.counts["adopted"] == 1
     assert world.session.scalars(select(Person)).all() == []
+
+
+def test_a_second_applying_run_is_refused_while_one_is_running(world: World) -> None:
+    from activation.provisioning.runs import RunInProgress, start_run
+
+    running = start_run(world.session, world.deps, source="file", source_name="other.csv", source_hash=None,
+                        mode=runs.MODE_APPLY, actor=Actor.system())
+    with pytest.raises(RunInProgress, match=f"run {running.id} \\(other.csv\\)"):
+        world.run(*DAY_ONE_FILE)
+    assert world.run(*DAY_ONE_FILE, dry_run=True).status == runs.STATUS_PLANNED  # a dry run may still look
+    world.clock.advance(3 * 3600)  # a run "running" for hours has crashed: it no longer blocks
+    assert world.run(*DAY_ONE_FILE).ok

@@ -39,8 +39,10 @@ ENTERPRISE_TARGETS: frozenset[str] = frozenset(
     {"employeeNumber", "department", "organization", "division", "costCenter", "manager"}
 )
 UNKNOWN_COLUMN_POLICIES: frozenset[str] = frozenset({"reject", "ignore"})
-# Fields a file must carry a column for (unless the profile gives a default).
-COLUMN_REQUIRED_FIELDS: tuple[str, ...] = (*REQUIRED_FIELDS, "personal_email")
+# Fields a file must carry a column for (unless the profile gives a default). A personal email is
+# wanted for every joiner, but files without one (Microsoft's CSV2SCIM samples) still import: the
+# rows get a warning and the invite run reports them.
+COLUMN_REQUIRED_FIELDS: tuple[str, ...] = REQUIRED_FIELDS
 
 _TOP_KEYS = frozenset({"profile", "scim", "fields"})
 _PROFILE_KEYS = frozenset({"name", "description", "unknown_columns", "ignored_columns"})

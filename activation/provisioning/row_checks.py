@@ -110,9 +110,9 @@ class RowChecker:
             and not values["personal_email"]
             and employee_id not in self._known_ids
         ):
-            problems.append(Problem("personal_email", "", (
-                f"is required for a new active joiner (the invite goes there); fill in column "
-                f"{self._column('personal_email')!r}")))
+            notes.append(Problem("personal_email", "", (
+                f"is empty: the account will be created, but no activation invite can be sent until HR fills "
+                f"in column {self._column('personal_email')!r}")))
         for name, limit in _LIMITS:
             value = values[name]
             if len(value) > limit:

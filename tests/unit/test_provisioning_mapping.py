@@ -66,7 +66,7 @@ def test_the_template_imports_with_the_default_profile() -> None:
 
 CSV2SCIM_FILE = (
     "WorkerID,WorkerStatus,WorkerType,UserID,FirstName,LastName,FullName,Email,PersonalEmail,Mobile,HireDate,"
-    "LeaveDate,ManagerID,Department,JobTitle,CompanyName,CountryCode,UsageLocation,PreferredLanguage,TimeZone,"
+    "LeaveDate,ManagerID,Department,JobTitle,Company,CountryCode,UsageLocation,PreferredLanguage,TimeZone,"
     "CostCenter\n"
     "21001,Active,Employee,jdoe,John,Doe,John Doe,john.doe@contoso.com,john.doe@example.com,+1 425 555 0100,"
     "02/03/2026,,21000,Sales,Sales Rep,Contoso,us,US,en-US,America/Los_Angeles,CC-1\n"
@@ -91,6 +91,31 @@ def test_a_csv2scim_file_imports_with_the_mapping_alone(tmp_path: Path) -> None:
     planned = plan(result.records, {}, today=TODAY, upn_domain="contoso.com", mapping=mapping)
     assert [c.record.employee_id for c in planned.joiners] == ["21001", "21000"]
     assert [c.record.employee_id for c in planned.skipped] == ["21002"]
+
+
+# The header of Microsoft's own sample (PowerShell/CSV2SCIM/Samples), with made-up people.
+MICROSOFT_SAMPLE = (
+    "WorkerID,WorkerStatus,WorkerType,UserID,FirstName,LastName,FullName,GenderPronoun,ManagerID,HireDate,OnLeave,"
+    "Department,Division,CostCenter,Company,Location,JobTitle,StreetAddress,City,CountryCode,OfficePhone,Custom01,"
+    "Custom02,ZipCode\n"
+    "3101,Inactive,Contractor,EMP3101,Rui,Costa,Rui Costa,HE/HIM,3200,2013-01-01,True,Sales,Retail,CC1,Fabrikam,"
+    "Europe,Sales Executive,1 Main St,Leeds,UK,555-0101,T1,X1,LS1\n"
+    "3102,Active,Employee,EMP3102,Ana,Silva,Ana Silva,SHE/HER,3200,2026-02-09,False,Engineering,Retail,CC2,Fabrikam,"
+    "Europe,Project Manager,2 Main St,Leeds,UK,555-0102,T2,,LS2\n"
+)
+
+
+def test_microsofts_own_sample_layout_imports_with_the_mapping_alone(tmp_path: Path) -> None:
+    mapping = load_mapping(CSV2SCIM_MAPPING_PATH)
+    path = write(tmp_path, MICROSOFT_SAMPLE, "csv-with-2-records.csv")
+    result = validate(read_rows(path, mapping), mapping=mapping, today=TODAY)
+    assert result.rejections == []
+    inactive, active = result.records
+    assert (active.employee_id, active.country, active.company, active.hr_status) == ("3102", "GB", "Fabrikam",
+                                                                                        "active")
+    assert inactive.hr_status == "terminated"
+    warned = {(w.employee_id, w.field) for w in result.warnings}
+    assert ("3102", "personal_email") in warned  # no personal email column: imported, flagged for the invite run
 
 
 def test_csv2scim_unknown_status_is_rejected_with_the_mapping_named(tmp_path: Path) -> None:

@@ -70,7 +70,6 @@ def test_fast_record_factory_matches_the_constructor() -> None:
         ({"start_date": ""}, "start_date", "is required"),
         ({"status": ""}, "hr_status", "is required"),
         ({"status": "on leave"}, "hr_status", "must be 'active' or 'terminated'"),
-        ({"personal_email": ""}, "personal_email", "required for a new active joiner"),
         ({"start_date": "2026-02-30"}, "start_date", "not a real calendar date"),
         ({"start_date": "02/03/2026"}, "start_date", "%Y-%m-%d"),
         ({"start_date": "20260203"}, "start_date", "not a real calendar date"),
@@ -255,6 +254,13 @@ def test_unknown_manager_is_a_warning_not_an_error() -> None:
     result = run(person(1, manager_id="E404"))
     assert result.rejections == [] and len(result.records) == 1
     assert [(w.employee_id, w.field) for w in result.warnings] == [("E1", "manager_employee_id")]
+
+
+def test_a_joiner_without_personal_email_is_imported_with_a_warning() -> None:
+    result = run(person(1, personal_email=""))
+    assert result.rejections == [] and [r.employee_id for r in result.records] == ["E1"]
+    [warning] = result.warnings
+    assert warning.field == "personal_email" and "no activation invite can be sent" in warning.reason
 
 
 def test_manager_known_from_earlier_runs_gives_no_warning() -> None:

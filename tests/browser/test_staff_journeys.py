@@ -75,11 +75,13 @@ def test_manager_resends_an_invite_and_the_old_link_stops_working(live: Live, br
     assert serious_violations(page) == []
     page.get_by_role("button", name="Resend invite").click()
     expect(page.get_by_role("heading", name="Done", exact=True)).to_be_visible()
+    assert serious_violations(page) == []
     context.close()
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
     phone.goto(old_link)
     expect(phone.get_by_role("heading", name="A newer link was sent")).to_be_visible()
+    assert serious_violations(phone) == []
     assert invite_link(live, "hedy@home.example") != old_link
     phone.context.close()
 
@@ -104,6 +106,7 @@ def test_desk_unlocks_a_locked_starter_who_then_finishes(live: Live, browser) ->
     lock(live, "B300")
     starter.goto(link)
     expect(starter.get_by_role("heading", name="Your activation is paused")).to_be_visible()
+    assert serious_violations(starter) == []
 
     context = browser.new_context(viewport={"width": 1280, "height": 900}, ignore_https_errors=True)
     desk = context.new_page()
@@ -122,6 +125,7 @@ def test_desk_unlocks_a_locked_starter_who_then_finishes(live: Live, browser) ->
     assert serious_violations(desk) == []
     desk.get_by_role("button", name="Unlock", exact=True).click()
     expect(desk.get_by_role("heading", name="Done", exact=True)).to_be_visible()
+    assert serious_violations(desk) == []
     context.close()
 
     starter.goto(link)

@@ -48,6 +48,7 @@ def test_starter_on_a_phone(live: Live, phone) -> None:  # type: ignore[no-untyp
     page.reload()
     assert tap not in page.content()
     expect(page.get_by_role("heading", name="already activated")).to_be_visible()
+    check_accessible(page)
 
 
 def test_starter_journey_by_keyboard_alone(live: Live, phone) -> None:  # type: ignore[no-untyped-def]

@@ -29,6 +29,9 @@ def send(ctx: Context, dry_run: bool) -> None:
         report = invites.send_due(session, ctx.runtime.deps(), dry_run=dry_run)
     verb = "Would invite" if dry_run else "Invited"
     ctx.console.print(f"{verb} {len(report.sent)} joiner(s): {', '.join(report.sent) or '-'}")
+    if report.expired:
+        ctx.console.print(f"{'Would expire' if dry_run else 'Expired'} {len(report.expired)} activation(s) whose "
+                          f"window closed: {', '.join(report.expired)} (the desk can re-invite)")
     if report.skipped or report.failed:
         table = Table("employee_id", "outcome", "reason", title="Not invited")
         for employee_id, reason in report.failed:

@@ -17,7 +17,7 @@ from activation.keys import keyed_hash
 from activation.mail.message import MailDeliveryError
 from activation.masking import mask_email
 from activation.models import Activation, ActivationState, OtpChallenge
-from activation.window import window_for
+from activation.window import window_for, window_state
 
 CODE_REQUEST_STATES = frozenset({
     ActivationState.INVITED, ActivationState.CODE_SENT, ActivationState.VERIFIED, ActivationState.ENABLED,
@@ -68,7 +68,7 @@ def browser_binding(deps: Deps, browser_id: str) -> str:
 
 def check_window(deps: Deps, opened: OpenInvite) -> None:
     window = window_for(opened.person.start_date, opened.person.time_zone, deps.settings.policy)
-    state = window.state(deps.clock.now())
+    state = window_state(opened.person, opened.activation, deps.settings.policy, deps.clock.now())
     if state != "open":
         raise OutsideWindow(state, window.describe_opening())
 

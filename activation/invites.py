@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -13,9 +13,9 @@ from activation import audit
 from activation.deps import Deps
 from activation.errors import ActivationError
 from activation.mail.message import MailDeliveryError
-from activation.models import Activation, ActivationState, HrStatus, Invite, Person
+from activation.models import Activation, ActivationState, ActorType, HrStatus, Invite, Person
 from activation.tokens import TokenInvalid, TokenService
-from activation.window import format_date, format_local, window_for
+from activation.window import format_date, format_local, reopen_if_closed, window_for, window_state
 
 # States in which a fresh invite makes sense: not yet activated, not cancelled.
 INVITABLE_STATES = frozenset({
@@ -83,8 +83,13 @@ def issue(session: Session, deps: Deps, person: Person, actor: audit.Actor,
         activation.state = ActivationState.INVITED
         activation.resume_until = None
         activation.step_lease_until = None
+    details = {"invite_expires_at": invite.expires_at.isoformat()}
+    if actor.type is ActorType.STAFF:  # staff re-inviting someone whose window has closed reopen it
+        reopened = reopen_if_closed(person, activation, deps.settings.policy, now)
+        if reopened is not None:
+            details["window_reopened_until"] = reopened.isoformat()
     deps.audit(session, action="invite.issued", actor=actor, person=person, context=context, reason=reason,
-               details={"invite_expires_at": invite.expires_at.isoformat()})
+               details=details)
     return invite
 
 
@@ -162,6 +167,33 @@ class InviteRunReport:
     sent: list[str]
     failed: list[tuple[str, str]]
     skipped: list[tuple[str, str]]
+    expired: list[str] = field(default_factory=list)
+
+
+OPEN_STATES = (ActivationState.PENDING, ActivationState.INVITED, ActivationState.CODE_SENT,
+               ActivationState.VERIFIED, ActivationState.ENABLED)
+
+
+def expire_closed(session: Session, deps: Deps, *, dry_run: bool = False) -> list[str]:
+    """Activations whose window has closed become `expired` (the desk can re-invite, which reopens it)."""
+    now = deps.clock.now()
+    latest_start = (now - timedelta(days=deps.settings.policy.activation_grace_days)).date()
+    candidates = session.scalars(
+        select(Person).join(Activation)
+        .where(Activation.state.in_(OPEN_STATES), Person.start_date <= latest_start)
+        .order_by(Person.employee_id)
+    ).all()
+    expired = [p for p in candidates if window_state(p, p.activation, deps.settings.policy, now) == "after"]
+    if dry_run:
+        return [p.employee_id for p in expired]
+    for person in expired:
+        previous = person.activation.state.value  # type: ignore[union-attr]
+        person.activation.state = ActivationState.EXPIRED  # type: ignore[union-attr]
+        deps.audit(session, action="activation.expired", actor=audit.Actor.system(), person=person,
+                   reason="the activation window closed before the starter activated",
+                   details={"previous_state": previous})
+    session.commit()
+    return [p.employee_id for p in expired]
 
 
 def due_people(session: Session, deps: Deps, today_utc: datetime) -> list[Person]:
@@ -181,6 +213,7 @@ def due_people(session: Session, deps: Deps, today_utc: datetime) -> list[Person
 
 def send_due(session: Session, deps: Deps, *, dry_run: bool = False) -> InviteRunReport:
     """Cron entry point: invite every eligible joiner exactly once and say why the others were not."""
+    expired = expire_closed(session, deps, dry_run=dry_run)
     sent: list[str] = []
     failed: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
@@ -205,7 +238,7 @@ def send_due(session: Session, deps: Deps, *, dry_run: bool = False) -> InviteRu
             failed.append((person.employee_id, exc.reason))
             continue
         sent.append(person.employee_id)
-    return InviteRunReport(sent, failed, skipped)
+    return InviteRunReport(sent, failed, skipped, expired)
 
 
 def _why_not_invitable(person: Person, deps: Deps, now: datetime) -> str | None:
@@ -219,6 +252,6 @@ def _why_not_invitable(person: Person, deps: Deps, now: datetime) -> str | None:
         return f"provisioning failed: {person.provisioning_error}"
     if not person.personal_email:
         return "no personal email address in HR data"
-    if window_for(person.start_date, person.time_zone, deps.settings.policy).state(now) == "after":
+    if window_state(person, person.activation, deps.settings.policy, now) == "after":
         return "activation window has closed; the service desk can re-invite"
     return None

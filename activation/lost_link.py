@@ -11,7 +11,7 @@ from activation import audit, invites, rate_limits
 from activation.deps import Deps
 from activation.keys import derive_key, keyed_hash
 from activation.models import Activation, ActivationState, HrStatus, Person
-from activation.window import window_for
+from activation.window import window_state
 
 logger = logging.getLogger(__name__)
 
@@ -65,4 +65,4 @@ def _eligible(person: Person, deps: Deps) -> bool:
         return False
     if not person.entra_object_id or not person.personal_email:
         return False
-    return window_for(person.start_date, person.time_zone, deps.settings.policy).state(deps.clock.now()) != "after"
+    return window_state(person, activation, deps.settings.policy, deps.clock.now()) != "after"

@@ -134,6 +134,7 @@ class Activation(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     verified_at: Mapped[datetime | None]
     resume_until: Mapped[datetime | None]
+    window_extended_until: Mapped[datetime | None]  # staff reopened a closed activation window
     enabled_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     tap_method_id: Mapped[str | None] = mapped_column(String(64))

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from activation.config import PolicySettings
+from activation.models import Activation, Person
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,20 @@ def format_local(moment: datetime, time_zone: str) -> str:
 
 def format_date(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def window_state(person: Person, activation: Activation | None, policy: PolicySettings, now: datetime) -> str:
+    """"before", "open" or "after" for this person, counting a window staff have reopened."""
+    extended = activation.window_extended_until if activation is not None else None
+    if extended is not None and now < extended:
+        return "open"
+    return window_for(person.start_date, person.time_zone, policy).state(now)
+
+
+def reopen_if_closed(person: Person, activation: Activation, policy: PolicySettings, now: datetime) -> datetime | None:
+    """Staff help a starter whose window has closed (back from leave, lost everything): reopen it for
+    as long as a new invite lives. Returns the new end, or None when the window was not closed."""
+    if window_state(person, activation, policy, now) != "after":
+        return None
+    activation.window_extended_until = now + timedelta(days=policy.invite_lifetime_days)
+    return activation.window_extended_until

@@ -22,7 +22,7 @@ from activation.models import Activation, ActivationState, HrStatus, Invite, Otp
 from activation.staff import access
 from activation.staff.auth import StaffMember
 from activation.staff.status_words import StateInWords, describe, latest_invite
-from activation.window import zone_for
+from activation.window import reopen_if_closed, zone_for
 
 REASON_MIN_LENGTH = 5
 REASON_MAX_LENGTH = 500
@@ -195,8 +195,12 @@ def _unlock(session: Session, deps: Deps, member: StaffMember, person: Person, r
         session.commit()
         raise ActionRefused(why)
     _back_to_invited(session, activation, deps.clock.now())
+    details = {"invite": "new" if new_invite else "kept"}
+    reopened = reopen_if_closed(person, activation, deps.settings.policy, deps.clock.now())
+    if reopened is not None:
+        details["window_reopened_until"] = reopened.isoformat()
     deps.audit(session, action="desk.unlock", actor=member.actor, person=person, reason=reason, context=context,
-               details={"invite": "new" if new_invite else "kept"})
+               details=details)
     if new_invite:
         _send_new_invite(session, deps, member, person, reason, context)
         return ActionDone("Unlocked. A new invite is on its way; the old link no longer works.")

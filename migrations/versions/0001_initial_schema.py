@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-26 13:03:26.717452
+Create Date: 2026-11-26 13:08:34.269971
 """
 
 from collections.abc import Sequence
@@ -136,6 +136,7 @@ def upgrade() -> None:
         sa.Column("failure_reason", sa.Text(), nullable=True),
         sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resume_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("window_extended_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("enabled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("tap_method_id", sa.String(length=64), nullable=True),

@@ -338,3 +338,23 @@ def test_a_new_invite_that_could_not_be_sent_keeps_the_old_link_working(flow: Fl
     with pytest.raises(invites.InviteProblem) as problem:
         flow.reopen(invites.token_service(flow.deps).dumps(second.id))
     assert problem.value.reason == "superseded"
+
+
+def test_a_closed_window_expires_the_activation_and_staff_can_reopen_it(flow: Flow) -> None:
+    person = flow.person()
+    flow.invite(person)
+    flow.clock.advance(20 * 86400)  # back from three weeks away: the 14-day grace has passed
+    report = invites.send_due(flow.session, flow.deps)
+    assert report.expired == ["E100"]
+    assert person.activation.state is ActivationState.EXPIRED
+    lost_link.request_new_link(flow.session, flow.deps, "ada@home.example")
+    assert flow.mailer.sent_to("ada@home.example", "invite") == []  # the starter alone cannot reopen it
+
+    invite = invites.issue(flow.session, flow.deps, person, audit.Actor.staff("oid-desk"), reason="back from leave")
+    invites.send(flow.session, flow.deps, invite, person, audit.Actor.staff("oid-desk"))
+    new_token = invites.token_service(flow.deps).dumps(invite.id)
+    codes.request_code(flow.session, flow.deps, flow.reopen(new_token), BROWSER)
+    codes.verify_code(flow.session, flow.deps, flow.reopen(new_token), BROWSER, flow.last_code())
+    assert account_steps.finish(flow.session, flow.deps, flow.reopen(new_token), BROWSER).tap
+    issued = audit.events(flow.session, person_id=person.id, action="invite.issued")[0]
+    assert "window_reopened_until" in issued.details

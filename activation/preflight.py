@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from activation import permissions
 from activation.db import ping
 from activation.errors import ActivationError, ConfigurationError
 from activation.graph.errors import GraphError, TokenError
@@ -25,14 +26,16 @@ def run_checks(runtime: Runtime) -> list[CheckResult]:
     results = [_check("configuration", lambda: _configuration(runtime)),
                _check("database", lambda: _database(runtime))]
     if not results[0].ok:
-        results += [CheckResult(name, False, "skipped: fix the configuration first") for name in ("token", "graph")]
+        results += [CheckResult(name, False, "skipped: fix the configuration first")
+                    for name in ("token", "permissions", "graph")]
         return results
     token = _check("token", lambda: _token(runtime))
     results.append(token)
     if token.ok:
+        results.append(_check("permissions", lambda: _permissions(runtime)))
         results.append(_check("graph", lambda: _graph_read(runtime)))
     else:
-        results.append(CheckResult("graph", False, "skipped: no token"))
+        results += [CheckResult(name, False, "skipped: no token") for name in ("permissions", "graph")]
     return results
 
 
@@ -63,6 +66,16 @@ def _database(runtime: Runtime) -> str:
 def _token(runtime: Runtime) -> str:
     runtime.graph.token_provider.access_token()
     return f"app-only token acquired for {runtime.settings.microsoft.graph_scope}"
+
+
+def _permissions(runtime: Runtime) -> str:
+    granted = permissions.granted_roles(runtime.graph.token_provider.access_token())
+    lacking = permissions.missing(runtime.settings, granted)
+    if lacking:
+        names = "; ".join(f"{r.least_privileged} (to {r.purpose})" for r in lacking)
+        raise ConfigurationError(f"the app registration lacks {names}: add these application permissions "
+                                 "and grant admin consent (docs/operations.md)")
+    return f"{len(permissions.requirements(runtime.settings))} needed permissions granted"
 
 
 def _graph_read(runtime: Runtime) -> str:

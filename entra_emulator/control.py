@@ -267,3 +267,24 @@ def put_policy():
         store.policy = merged
         store.mark_dirty()
         return jsonify(dict(store.policy))
+
+
+@bp.get("/permissions")
+def get_permissions():
+    store = ctx().store
+    with store.lock:
+        return jsonify({"value": list(store.app_permissions)})
+
+
+@bp.put("/permissions")
+def put_permissions():
+    """Replace the app registration's granted application permissions (new tokens carry them)."""
+    body = _body()
+    granted = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(granted, list) or not all(isinstance(p, str) and p for p in granted):
+        return _error(400, 'the body must be {"value": ["Permission.Name", ...]}')
+    store = ctx().store
+    with store.lock:
+        store.app_permissions = sorted(set(granted))
+        store.mark_dirty()
+        return jsonify({"value": list(store.app_permissions)})

@@ -6,6 +6,7 @@ from flask import g, request
 
 from .context import ctx
 from .graph_errors import graph_error
+from .permissions import accepted_permissions
 from .tokens import TokenInvalid, verify_access_token
 
 
@@ -20,6 +21,11 @@ def require_graph_token():
         g.token_claims = verify_access_token(ctx(), raw.strip())
     except TokenInvalid as exc:
         return graph_error(401, "InvalidAuthenticationToken", str(exc), challenge)
+    version_path = "/" + request.path.strip("/").split("/", 1)[-1]
+    accepted = accepted_permissions(request.method, version_path, request.get_json(silent=True))
+    granted = set(g.token_claims.get("roles") or [])
+    if accepted is not None and not granted & accepted:
+        return graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
     return None
 
 

@@ -19,6 +19,7 @@ import threading
 import uuid
 from pathlib import Path
 
+from .permissions import DEFAULT_GRANTED
 from .seed import DEMO_STAFF
 
 STATE_FILE = "state.json"
@@ -89,6 +90,7 @@ class Store:
         self.staged_uploads: list[dict] = []
         self.mail: list[dict] = []
         self.policy: dict = dict(DEFAULT_POLICY)
+        self.app_permissions: list[str] = list(DEFAULT_GRANTED)
         # runtime only (never persisted)
         self.tap_hashes: dict[str, tuple[bytes, bytes]] = {}  # method id -> (salt, sha256)
         self.faults: list[dict] = []
@@ -108,6 +110,7 @@ class Store:
                 self.staged_uploads = data.get("stagedUploads", [])
                 self.mail = data.get("mail", [])
                 self.policy = {**DEFAULT_POLICY, **data.get("policy", {})}
+                self.app_permissions = list(data.get("appPermissions", DEFAULT_GRANTED))
             self.ensure_seeded()
 
     def ensure_seeded(self) -> None:
@@ -126,6 +129,7 @@ class Store:
                 "stagedUploads": self.staged_uploads,
                 "mail": self.mail,
                 "policy": self.policy,
+                "appPermissions": self.app_permissions,
             }
 
     def save(self) -> None:
@@ -211,6 +215,7 @@ class Store:
             self.staged_uploads.clear()
             self.mail.clear()
             self.policy = dict(DEFAULT_POLICY)
+            self.app_permissions = list(DEFAULT_GRANTED)
             self.faults.clear()
             self.requests.clear()
             self.auth_codes.clear()

@@ -14,15 +14,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from .context import EmulatorContext
 
 TOKEN_LIFETIME = 3599
-APP_ROLES = [
-    "SynchronizationData-User.Upload",
-    "User.EnableDisableAccount.All",
-    "User.Read.All",
-    "UserAuthenticationMethod.ReadWrite.All",
-    "Mail.Send",
-]
-
-
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
@@ -84,7 +75,7 @@ def app_access_token(context: EmulatorContext, audience: str, client_auth: str) 
             "idtyp": "app",
             "oid": context.identities.app_object_id,
             "sub": context.identities.app_object_id,
-            "roles": list(APP_ROLES),
+            "roles": list(context.store.app_permissions),
         }
     )
     return _sign(context, claims)

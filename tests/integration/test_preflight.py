@@ -55,3 +55,19 @@ def test_specific_failures(make_settings, emulator: Emulator, change: dict, expe
     for fragment in expected:
         assert fragment in first_detail
     assert emulator.info.client_secret not in " ".join(detail for _, detail in results.values())
+
+
+def test_missing_application_permission_is_named_with_its_purpose(make_settings, emulator: Emulator) -> None:
+    granted = emulator.control.get(f"{emulator.base}/_emulator/permissions", timeout=10).json()["value"]
+    reduced = [p for p in granted if p != "UserAuthenticationMethod.ReadWrite.All"]
+    emulator.control.put(f"{emulator.base}/_emulator/permissions", json={"value": reduced},
+                         timeout=10).raise_for_status()
+    try:
+        results = outcome(runtime_for(make_settings, emulator))
+    finally:
+        emulator.control.put(f"{emulator.base}/_emulator/permissions", json={"value": granted},
+                             timeout=10).raise_for_status()
+    ok, detail = results["permissions"]
+    assert not ok
+    assert "UserAuthenticationMethod.ReadWrite.All (to issue and revoke Temporary Access Passes)" in detail
+    assert results["token"][0] and results["graph"][0]

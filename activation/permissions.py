@@ -1,0 +1,54 @@
+"""Which Graph application permissions the configured features need, checked against a token's roles.
+
+Least privileged first in each set; any one of a set is enough. docs/operations.md explains each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jwt
+
+from activation.config import Settings
+
+WRITE_USERS = frozenset({"User.ReadWrite.All", "Directory.ReadWrite.All"})
+
+
+@dataclass(frozen=True)
+class Requirement:
+    purpose: str
+    accepted: frozenset[str]
+
+    @property
+    def least_privileged(self) -> str:
+        return sorted(self.accepted - WRITE_USERS - {"Directory.Read.All"})[0]
+
+
+def requirements(settings: Settings) -> list[Requirement]:
+    needed = [
+        Requirement("look starters up", frozenset({"User.Read.All", "Directory.Read.All"}) | WRITE_USERS),
+        Requirement("enable accounts", frozenset({"User.EnableDisableAccount.All"}) | WRITE_USERS),
+        Requirement("issue and revoke Temporary Access Passes", frozenset({"UserAuthenticationMethod.ReadWrite.All"})),
+        Requirement("revoke leavers' sessions", frozenset({"User.RevokeSessions.All"}) | WRITE_USERS),
+    ]
+    if settings.microsoft.provisioning_job_id:
+        needed += [
+            Requirement("upload HR records", frozenset({"SynchronizationData-User.Upload"})),
+            Requirement("read provisioning results", frozenset({"AuditLog.Read.All"})),
+        ]
+    if settings.mail.backend == "graph":
+        needed.append(Requirement("send mail", frozenset({"Mail.Send"})))
+    if settings.policy.password_path:
+        needed.append(Requirement("set passwords", frozenset({"User-PasswordProfile.ReadWrite.All"}) | WRITE_USERS))
+    return needed
+
+
+def granted_roles(access_token: str) -> frozenset[str]:
+    """The `roles` claim of an app-only token. Read, not verified: Graph verifies; we only inform."""
+    claims = jwt.decode(access_token, options={"verify_signature": False})
+    roles = claims.get("roles") or []
+    return frozenset(role for role in roles if isinstance(role, str))
+
+
+def missing(settings: Settings, granted: frozenset[str]) -> list[Requirement]:
+    return [requirement for requirement in requirements(settings) if not requirement.accepted & granted]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,12 +25,31 @@ def normalise_email(value: str) -> str:
     return f"{local}@{domain.lower()}" if local else value.strip()
 
 
+def request_new_link_later(run_later: Callable[..., object], session_factory: Callable[[], Session], deps: Deps,
+                           email: str, context: audit.RequestContext = audit.NO_REQUEST) -> None:
+    """Queue the lookup and the email, so the answer comes back at once whatever the address.
+
+    Looking someone up, rate limiting and emailing take time only when we know the address; doing
+    them after the response keeps response timing from telling who is a new starter.
+    """
+    run_later(_in_own_session, session_factory, deps, email, context)
+
+
+def _in_own_session(session_factory: Callable[[], Session], deps: Deps, email: str,
+                    context: audit.RequestContext) -> None:
+    with session_factory() as session:
+        try:
+            request_new_link(session, deps, email, context)
+        except Exception:  # a background job has nobody to answer; log and keep the worker alive
+            logger.exception("lost-link request failed")
+            session.rollback()
+
+
 def request_new_link(session: Session, deps: Deps, email: str,
                      context: audit.RequestContext = audit.NO_REQUEST) -> None:
     """Send a fresh invite if, and only if, the address belongs to an eligible joiner.
 
-    Returns nothing on purpose: the caller shows the same page whatever happened. The caller pads
-    the response time, since sending mail takes longer than not sending it.
+    Returns nothing on purpose: the caller shows the same page whatever happened.
     """
     address = normalise_email(email)
     now = deps.clock.now()

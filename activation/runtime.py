@@ -7,6 +7,7 @@ use, so that merely starting the portal or running `activation --help` opens no 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,9 @@ class Runtime:
             self._lazy[name] = adapter
 
     def dispose(self) -> None:
+        background = self._lazy.get("background")
+        if background is not None and hasattr(background, "shutdown"):
+            background.shutdown(wait=True)
         self.engine.dispose()
 
     # Adapters chosen by configuration, built on first use.
@@ -114,6 +118,18 @@ class Runtime:
             return build_session_store(self.settings, self.session_factory, self.clock)
 
         return self.provide("staff_sessions", build)
+
+    @property
+    def background(self) -> Any:
+        """A small pool for work done after the response (tests override it with an inline runner)."""
+
+        def build() -> Any:
+            return ThreadPoolExecutor(max_workers=2, thread_name_prefix="activation-background")
+
+        return self.provide("background", build)
+
+    def run_later(self, function: Any, *args: Any) -> object:
+        return self.background.submit(function, *args)
 
     def deps(self, context: RequestContext = NO_REQUEST) -> Deps:
         return Deps(settings=self.settings, clock=self.clock, mailer=self.mailer, renderer=self.renderer,

@@ -18,7 +18,7 @@ from activation.mail.fake import FakeMailer
 from activation.models import Activation, ActivationState, HrStatus, Person
 from activation.runtime import Runtime
 from portal import create_app
-from tests.portal_support import csrf_token, post_form
+from tests.portal_support import InlineRunner, csrf_token, post_form
 
 
 class World:
@@ -56,6 +56,7 @@ def world(make_settings, database_url, db_engine) -> World:  # type: ignore[no-u
     graph, mailer = FakeGraph(clock=clock), FakeMailer()
     runtime.override("graph", graph)
     runtime.override("mailer", mailer)
+    runtime.override("background", InlineRunner())
     return World(create_app(runtime=runtime), runtime, graph, mailer)
 
 
@@ -213,3 +214,43 @@ def test_graph_refusing_the_password_gives_advice_not_an_error(password_world: W
     body = response.get_data(as_text=True)
     assert response.status_code == 400 and "Microsoft did not accept that password" in body
     assert "Request_BadRequest" not in body and "Summer-2026!" not in body
+
+
+def test_lost_link_answer_does_not_wait_for_the_email(make_settings, database_url, db_engine) -> None:  # type: ignore[no-untyped-def]
+    """The page comes back while the email is still being sent: its timing cannot tell who is known."""
+    import threading
+    import time
+
+    from activation.mail.message import Email
+
+    class SlowMailer(FakeMailer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = threading.Event()
+
+        def send(self, email: Email) -> None:
+            if email.kind == "invite" and not self.release.wait(timeout=30):
+                raise AssertionError("never released")
+            super().send(email)
+
+    settings = make_settings(database={"url": database_url})
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    runtime = Runtime.from_settings(settings, engine=db_engine, clock=clock)
+    graph, mailer = FakeGraph(clock=clock), SlowMailer()
+    runtime.override("graph", graph)
+    runtime.override("mailer", FakeMailer())
+    world = World(create_app(runtime=runtime), runtime, graph, mailer)
+    world.joiner()  # its first invite goes through the plain fake mailer
+    runtime.override("mailer", mailer)
+    client = world.app.test_client()
+    try:
+        response = post_form(client, "/", "/lost-link", {"email": "grace@home.example"})
+        assert response.status_code == 200 and "Check your email" in response.get_data(as_text=True)
+        assert mailer.sent == []  # answered before the email went
+    finally:
+        mailer.release.set()
+    deadline = time.monotonic() + 10
+    while not mailer.sent_to("grace@home.example", "invite") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(mailer.sent_to("grace@home.example", "invite")) == 1
+    runtime.background.shutdown(wait=True)

@@ -17,11 +17,13 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from activation import api_keys
+from activation.audit import Actor
 from activation.cli import EXIT_FAILED, EXIT_USAGE, Context, pass_context
 from activation.errors import ConfigurationError, NotFoundError
 from activation.graph.errors import GraphError
 from activation.provisioning import runs
 from activation.provisioning.apply import DEFAULT_WAIT_SECONDS, Progress, RunResult, provision_file, resolve_mapping
+from activation.provisioning.leavers import retry_offboarding
 from activation.provisioning.planner import MassChangeVerdict, Plan, PlannedChange
 from activation.provisioning.reconcile import ReconcileResult, reconcile
 from activation.provisioning.runs import RunInProgress
@@ -125,6 +127,7 @@ def reconcile_command(ctx: Context, run_id: int | None) -> None:
     try:
         with ctx.runtime.session_factory() as session:
             result = reconcile(session, ctx.runtime.deps(), run_id=run_id)
+            retried = retry_offboarding(session, ctx.runtime.deps(), actor=Actor.system())
     except NotFoundError as exc:
         ctx.errors.print(f"Error: {exc}", markup=False)
         sys.exit(EXIT_USAGE)
@@ -135,7 +138,11 @@ def reconcile_command(ctx: Context, run_id: int | None) -> None:
         ctx.errors.print(f"Reading the provisioning logs failed: {exc}", markup=False)
         sys.exit(EXIT_FAILED)
     print_reconciliation(ctx.console, result)
-    if result.failed or result.lookup_errors:
+    still_failing = [outcome for outcome in retried if outcome.issues]
+    if retried:
+        ctx.console.print(f"Leavers' clean-up retried: {len(retried)}; still failing: "
+                          f"{', '.join(o.employee_id for o in still_failing) or 'none'}")
+    if result.failed or result.lookup_errors or still_failing:
         sys.exit(EXIT_FAILED)
 
 

@@ -114,6 +114,7 @@ class Person(Base):
     upn: Mapped[str | None] = mapped_column(String(256))
     account_enabled: Mapped[bool | None]
     provisioning_error: Mapped[str | None] = mapped_column(Text)
+    offboarding_issue: Mapped[str | None] = mapped_column(Text)  # a leaver's Graph clean-up still to retry
     last_payload_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

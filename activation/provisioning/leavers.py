@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from activation.audit import Actor
 from activation.deps import Deps
 from activation.graph.errors import GraphError
-from activation.models import ActivationState, Invite, Person
+from activation.models import ActivationState, HrStatus, Invite, Person
 
 LEAVER_REASON = "leaver: HR status is terminated or the end date has passed"
 
@@ -81,8 +81,18 @@ def offboard(session: Session, deps: Deps, person: Person, *, actor: Actor, run_
     if object_id:
         revoked = _revoke_sessions(session, deps, person, object_id, actor, details, issues)
         deleted = _delete_taps(session, deps, person, object_id, actor, details, issues)
-        session.commit()
+    person.offboarding_issue = "; ".join(f"{i.step}: {i.error}" for i in issues)[:2000] or None
+    session.commit()
     return LeaverOutcome(person.employee_id, superseded, cancelled, revoked, deleted, tuple(issues))
+
+
+def retry_offboarding(session: Session, deps: Deps, *, actor: Actor, limit: int = 200) -> list[LeaverOutcome]:
+    """Leavers whose Graph clean-up failed earlier (revoke sessions, delete TAP): try again. Commits."""
+    people = session.scalars(
+        select(Person).where(Person.offboarding_issue.is_not(None), Person.hr_status == HrStatus.TERMINATED)
+        .options(selectinload(Person.activation)).order_by(Person.id).limit(limit)
+    ).all()
+    return [offboard(session, deps, person, actor=actor, run_id=0) for person in people]
 
 
 def _account_id(deps: Deps, person: Person, issues: list[LeaverIssue]) -> str | None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-26 13:08:34.269971
+Create Date: 2026-11-26 13:19:00.408322
 """
 
 from collections.abc import Sequence
@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("upn", sa.String(length=256), nullable=True),
         sa.Column("account_enabled", sa.Boolean(), nullable=True),
         sa.Column("provisioning_error", sa.Text(), nullable=True),
+        sa.Column("offboarding_issue", sa.Text(), nullable=True),
         sa.Column("last_payload_hash", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

@@ -188,6 +188,14 @@ def test_leaver_graph_failures_are_reported_not_fatal(build_world) -> None:  # t
     assert [(i.employee_id, i.step) for i in result.leaver_issues] == [("E2", "revoke sessions")]
     assert "Graph said no" in result.leaver_issues[0].error
     assert world.person("E2").activation.state is ActivationState.CANCELLED  # type: ignore[union-attr]
+    assert "revoke sessions: " in (world.person("E2").offboarding_issue or "")
+
+    from activation.provisioning.leavers import retry_offboarding
+
+    [retried] = retry_offboarding(world.session, world.deps, actor=Actor.system())
+    assert retried.employee_id == "E2" and retried.sessions_revoked and not retried.issues
+    assert world.person("E2").offboarding_issue is None
+    assert retry_offboarding(world.session, world.deps, actor=Actor.system()) == []
 
 
 def test_mass_change_guard_blocks_before_uploading_and_force_overrides(world: World) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 import logging
 import re
 import socket
@@ -126,7 +127,7 @@ def test_full_path_over_https_and_smtp_and_the_tap_leaks_nowhere(
     result = client.post(f"{link}/code", data={"csrf_token": csrf_token(page), "code": latest_code(mails)})
     body = result.get_data(as_text=True)
     assert result.status_code == 200, body
-    tap = re.search(r'id="tap">([^<]+)<', body).group(1).strip()  # type: ignore[union-attr]
+    tap = html.unescape(re.search(r'id="tap">([^<]+)<', body).group(1).strip())  # type: ignore[union-attr]
 
     user = emulator.control.get(f"{emulator.base}/_emulator/users/E900", timeout=10).json()
     assert user["accountEnabled"] is True

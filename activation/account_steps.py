@@ -16,12 +16,12 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from activation import audit
-from activation.codes import browser_binding
+from activation.codes import verified_in_this_browser
 from activation.deps import Deps
 from activation.errors import ActivationError
 from activation.graph.errors import GraphError, OnPremisesMastered, TokenError
 from activation.invites import OpenInvite
-from activation.models import Activation, ActivationState, OtpChallenge, Person
+from activation.models import Activation, ActivationState, Person
 from activation.notifications import notify_manager
 
 logger = logging.getLogger(__name__)
@@ -84,10 +84,7 @@ def _check_resumable(session: Session, deps: Deps, activation: Activation, brows
         raise ResumeNotAllowed()
     if activation.resume_until is None or activation.resume_until <= now:
         raise ResumeNotAllowed()
-    consumed = session.query(OtpChallenge).filter(
-        OtpChallenge.activation_id == activation.id, OtpChallenge.consumed_at.is_not(None)
-    ).order_by(OtpChallenge.consumed_at.desc()).first()
-    if consumed is None or consumed.session_binding != browser_binding(deps, browser_id):
+    if not verified_in_this_browser(session, deps, activation.id, browser_id):
         raise ResumeNotAllowed()
 
 

@@ -66,6 +66,16 @@ def browser_binding(deps: Deps, browser_id: str) -> str:
     return keyed_hash(deps.binding_key, browser_id)
 
 
+def verified_in_this_browser(session: Session, deps: Deps, activation_id: int, browser_id: str) -> bool:
+    """Was the activation's last correct code typed in this browser? (Resume and password steps need it.)"""
+    binding = session.scalars(
+        select(OtpChallenge.session_binding)
+        .where(OtpChallenge.activation_id == activation_id, OtpChallenge.consumed_at.is_not(None))
+        .order_by(OtpChallenge.consumed_at.desc()).limit(1)
+    ).first()
+    return binding is not None and binding == browser_binding(deps, browser_id)
+
+
 def check_window(deps: Deps, opened: OpenInvite) -> None:
     window = window_for(opened.person.start_date, opened.person.time_zone, deps.settings.policy)
     state = window_state(opened.person, opened.activation, deps.settings.policy, deps.clock.now())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -14,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine with sane per-dialect defaults (SQLite: foreign keys on, WAL, busy timeout)."""
     parsed = make_url(url)
-    kwargs: dict = {"echo": echo, "future": True}
+    # hide_parameters: a database error logged with its traceback must not carry the row's values.
+    kwargs: dict = {"echo": echo, "future": True, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
@@ -44,19 +43,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-@contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work for scripts and the CLI: rolled back on error, always closed."""
-    session = factory()
-    try:
-        yield session
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def ping(engine: Engine) -> None:

@@ -12,17 +12,13 @@ from activation import audit, invites, rate_limits
 from activation.deps import Deps
 from activation.keys import derive_key, keyed_hash
 from activation.models import Activation, ActivationState, HrStatus, Person
+from activation.provisioning.emails import check_email
 from activation.window import window_state
 
 logger = logging.getLogger(__name__)
 
 PER_ADDRESS = rate_limits.Limit("lost-link-address", count=3, window_seconds=3600)
 PER_CLIENT = rate_limits.Limit("lost-link-client", count=20, window_seconds=3600)
-
-
-def normalise_email(value: str) -> str:
-    local, _, domain = value.strip().rpartition("@")
-    return f"{local}@{domain.lower()}" if local else value.strip()
 
 
 def request_new_link_later(run_later: Callable[..., object], session_factory: Callable[[], Session], deps: Deps,
@@ -51,7 +47,7 @@ def request_new_link(session: Session, deps: Deps, email: str,
 
     Returns nothing on purpose: the caller shows the same page whatever happened.
     """
-    address = normalise_email(email)
+    address = check_email(email).normalised or email.strip()  # the same normalisation as HR import
     now = deps.clock.now()
     address_key = keyed_hash(derive_key(deps.settings.secret_key, "rate-limit"), address.lower())
     within_client = rate_limits.hit(session, PER_CLIENT, context.client_ip or "unknown", now)

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from activation import audit
-from activation.codes import browser_binding
+from activation.codes import verified_in_this_browser
 from activation.deps import Deps
 from activation.errors import ActivationError
 from activation.graph.errors import GraphError, PasswordComplexity, TokenError
 from activation.graph.password_policy import MAX_LENGTH, MIN_LENGTH, meets_complexity
 from activation.invites import OpenInvite
-from activation.models import ActivationState, OtpChallenge
+from activation.models import ActivationState
 
 COMPLEXITY_ADVICE = (f"Use {MIN_LENGTH} to {MAX_LENGTH} characters with at least three of: lower-case letters, "
                      "capital letters, numbers and symbols.")
@@ -45,12 +44,7 @@ def may_set_password(session: Session, deps: Deps, opened: OpenInvite, browser_i
     window = timedelta(minutes=deps.settings.policy.retry_window_minutes)
     if activation.completed_at is None or activation.completed_at + window <= deps.clock.now():
         return False
-    consumed = session.scalars(
-        select(OtpChallenge.session_binding)
-        .where(OtpChallenge.activation_id == activation.id, OtpChallenge.consumed_at.is_not(None))
-        .order_by(OtpChallenge.consumed_at.desc()).limit(1)
-    ).first()
-    return consumed == browser_binding(deps, browser_id)
+    return verified_in_this_browser(session, deps, activation.id, browser_id)
 
 
 def set_password(session: Session, deps: Deps, opened: OpenInvite, browser_id: str, password: str,

@@ -19,9 +19,9 @@ def _deps():  # type: ignore[no-untyped-def]
     return runtime().deps()
 
 
-def _open(token: str) -> invites.OpenInvite | Response | str:
+def _open(token: str, *, allow_completed: bool = False) -> invites.OpenInvite | Response | str:
     try:
-        return invites.open_invite(db(), _deps(), token)
+        return invites.open_invite(db(), _deps(), token, allow_completed=allow_completed)
     except invites.InviteProblem as problem:
         return render_template(f"starter/invite_{problem.reason}.html"), 410 if problem.reason != "unknown" else 404
 
@@ -167,10 +167,9 @@ def _finish(token: str, opened: invites.OpenInvite):  # type: ignore[no-untyped-
 
 @bp.post("/a/<token>/password")
 def set_password(token: str):  # type: ignore[no-untyped-def]
-    try:
-        opened = invites.open_invite(db(), _deps(), token, allow_completed=True)
-    except invites.InviteProblem as problem:
-        return render_template(f"starter/invite_{problem.reason}.html"), 404 if problem.reason == "unknown" else 410
+    opened = _open(token, allow_completed=True)
+    if not isinstance(opened, invites.OpenInvite):
+        return opened
     form = PasswordForm()
     if not form.validate_on_submit():
         return render_template("starter/password.html", form=form, token=token,

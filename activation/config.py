@@ -17,10 +17,13 @@ from typing import Any, get_type_hints
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from activation.config_strict import validate_strict
 from activation.errors import ConfigurationError
 
-ENVIRONMENTS = ("demo", "development", "test", "production")
-MIN_SECRET_KEY_LENGTH = 32
+ENVIRONMENTS = ("demo", "development", "test", "staging", "production")
+STRICT_ENVIRONMENTS = ("staging", "production")  # every production rule applies
+DEFAULT_ENVIRONMENT = "production"  # ACTIVATION_ENV unset: fail closed
+
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,17 @@ class MailSettings:
     smtp_password: str = field(default="", repr=False)
     smtp_security: str = "starttls"
     smtp_timeout_seconds: float = 15.0
+    smtp_allow_plain_loopback: bool = False  # staging/production: plain SMTP only to a relay on this host
 
 
 @dataclass(frozen=True)
 class RedisSettings:
     url: str = ""
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    token: str = field(default="", repr=False)  # unset: /metrics answers 404
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,7 @@ class StaffSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    env: str = "development"
+    env: str = DEFAULT_ENVIRONMENT
     instance_dir: str = "instance"
     secret_key: str = field(default="", repr=False)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -126,10 +135,16 @@ class Settings:
     provisioning: ProvisioningSettings = field(default_factory=ProvisioningSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def is_strict(self) -> bool:
+        """Staging and production: HTTPS, strong key, real mail, no demo pages."""
+        return self.env in STRICT_ENVIRONMENTS
 
     def replace(self, **sections: Any) -> Settings:
         """A copy with some values changed: `settings.replace(policy={"otp_digits": 8})`."""
@@ -168,6 +183,7 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str | None, str]] = {
     "ACTIVATION_SMTP_PORT": ("mail", "smtp_port"),
     "ACTIVATION_SMTP_USERNAME": ("mail", "smtp_username"),
     "ACTIVATION_SMTP_SECURITY": ("mail", "smtp_security"),
+    "ACTIVATION_SMTP_ALLOW_PLAIN_LOOPBACK": ("mail", "smtp_allow_plain_loopback"),
     "ACTIVATION_REDIS_URL": ("redis", "url"),
 }
 
@@ -176,6 +192,7 @@ SECRET_VARIABLES: dict[str, tuple[str | None, str]] = {
     "ACTIVATION_SECRET_KEY": (None, "secret_key"),
     "ACTIVATION_CLIENT_SECRET": ("microsoft", "client_secret"),
     "ACTIVATION_SMTP_PASSWORD": ("mail", "smtp_password"),
+    "ACTIVATION_METRICS_TOKEN": ("metrics", "token"),
 }
 SECRET_KEYS = {(section, key) for section, key in SECRET_VARIABLES.values()}
 
@@ -195,7 +212,8 @@ def load_settings(
     environ = os.environ if environ is None else environ
     config_dir = Path(config_dir) if config_dir is not None else Path(environ.get("ACTIVATION_CONFIG_DIR", "config"))
     values: dict[str | None, dict[str, Any]] = {None: {}}
-    env = environ.get("ACTIVATION_ENV", (overrides or {}).get("env", "development"))
+    env_unset = "ACTIVATION_ENV" not in environ and "env" not in (overrides or {})
+    env = environ.get("ACTIVATION_ENV", (overrides or {}).get("env", DEFAULT_ENVIRONMENT))
     _check_choice(None, "env", env, "ACTIVATION_ENV")
 
     for path in (config_dir / "default.toml", config_dir / f"{env}.toml"):
@@ -217,7 +235,15 @@ def load_settings(
     settings = _build(values)
     if not settings.secret_key:
         settings = dataclasses.replace(settings, secret_key=_generated_secret_key(settings))
-    validate(settings)
+    try:
+        validate(settings)
+    except ConfigurationError as exc:
+        if env_unset:
+            raise ConfigurationError(
+                f"{exc} (ACTIVATION_ENV is not set, so the production rules apply; "
+                "set ACTIVATION_ENV=demo to try it out.)"
+            ) from None
+        raise
     return settings
 
 
@@ -247,30 +273,8 @@ def validate(settings: Settings) -> None:
             f"ACTIVATION_PUBLIC_URL {settings.portal.public_url!r} must be an absolute http(s) URL, "
             "e.g. https://activate.contoso.com."
         )
-    if settings.is_production:
-        _validate_production(settings)
-
-
-def _validate_production(settings: Settings) -> None:
-    if len(settings.secret_key) < MIN_SECRET_KEY_LENGTH or len(set(settings.secret_key)) < 10:
-        raise ConfigurationError(
-            "ACTIVATION_SECRET_KEY is missing or weak. Production needs at least "
-            f"{MIN_SECRET_KEY_LENGTH} random characters, e.g. from `python -c 'import secrets; "
-            "print(secrets.token_urlsafe(48))'`, set in the environment or ACTIVATION_SECRET_KEY_FILE."
-        )
-    if settings.mail.backend == "outbox":
-        raise ConfigurationError(
-            "ACTIVATION_MAIL_BACKEND=outbox only stores mail locally; production needs smtp or graph."
-        )
-    if urlparse(settings.portal.public_url).scheme != "https":
-        raise ConfigurationError("ACTIVATION_PUBLIC_URL must use https in production.")
-    for name, url in (("ACTIVATION_AUTHORITY_HOST", settings.microsoft.authority_host),
-                      ("ACTIVATION_GRAPH_URL", settings.microsoft.graph_url)):
-        host = urlparse(url).hostname or ""
-        if host in ("localhost", "::1") or host.startswith("127."):
-            raise ConfigurationError(
-                f"{name} points at {host}: the local emulator is never used in production."
-            )
+    if settings.is_strict:
+        validate_strict(settings)
 
 
 def _build(values: dict[str | None, dict[str, Any]]) -> Settings:
@@ -360,8 +364,8 @@ def _read_secret(environ: Mapping[str, str], name: str) -> str | None:
 
 
 def _generated_secret_key(settings: Settings) -> str:
-    """Demo/dev/test convenience: a random key kept in the instance folder. Production never gets here."""
-    if settings.is_production:
+    """Demo/dev/test convenience: a random key kept in the instance folder. Staging/production never get one."""
+    if settings.is_strict:
         return ""
     if settings.env == "test":
         return secrets.token_urlsafe(48)

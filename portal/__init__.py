@@ -31,7 +31,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=3600,
         WTF_CSRF_TIME_LIMIT=3600,
-        WTF_CSRF_SSL_STRICT=_https(settings),
+        # The token stays; the origin half of CSRF is request_context.check_origin, which compares
+        # Origin/Referer with ACTIVATION_PUBLIC_URL (Flask-WTF's own check wants a Referer on https and
+        # compares it with the Host header, which behind a proxy is not ours to trust).
+        WTF_CSRF_SSL_STRICT=False,
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.extensions["activation"] = runtime
@@ -41,14 +44,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     configure_logging(logging.INFO, extra_filters=(request_context.RequestIdLogFilter(),))
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # bearer API keys, no cookies: CSRF does not apply
-    request_context.init_app(app)
+    request_context.init_app(app, csrf_exempt_blueprints={api.bp.name})
     database.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(starter.bp)
     app.register_blueprint(api.bp)
     staff.init_app(app)
-    if settings.env in ("demo", "development", "test") and settings.mail.backend == "outbox":
+    if settings.env == "demo" and settings.mail.backend == "outbox":
         from portal import mailbox
 
         app.register_blueprint(mailbox.bp)

@@ -1,4 +1,4 @@
-"""The demo mailbox: read what the outbox mailer 'sent'. Registered only in demo/development/test."""
+"""The demo mailbox: read what the outbox mailer 'sent'. Registered only with ACTIVATION_ENV=demo."""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, emulator_info, make_database)
     database_url = make_database("sqlite")
     info = emulator_info
     settings = load_settings(
-        {"ACTIVATION_ENV": "test", "ACTIVATION_INSTANCE_DIR": str(tmp_path_factory.mktemp("browser-instance"))},
+        {"ACTIVATION_ENV": "demo", "ACTIVATION_INSTANCE_DIR": str(tmp_path_factory.mktemp("browser-instance"))},
         config_dir=Path(__file__).resolve().parents[2] / "config",
         overrides={
             "database": {"url": database_url},

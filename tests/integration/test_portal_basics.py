@@ -83,7 +83,7 @@ def test_untrusted_forwarded_for_is_ignored(app: Flask) -> None:
 
 
 def test_the_referrer_meta_tag_agrees_with_the_header(app: Flask) -> None:
-    body = app.test_client().get("/lost-link").get_data(as_text=True)
+    body = app.test_client().get("/").get_data(as_text=True)
     assert '<meta name="referrer" content="same-origin">' in body
 
 

@@ -1,0 +1,38 @@
+"""config/gunicorn.conf.py: sizing from the cores and access-log lines without invite tokens."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"
+
+
+@pytest.fixture(scope="module")
+def conf() -> dict:
+    return runpy.run_path(str(CONF))
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("GET /a/eyJhbGciOi.abc-def_1/code HTTP/1.1", "GET /a/[redacted]/code HTTP/1.1"),
+        ("POST /a/tok3n/send-code HTTP/1.1", "POST /a/[redacted]/send-code HTTP/1.1"),
+        ("GET /a/tok3n HTTP/1.1", "GET /a/[redacted] HTTP/1.1"),
+        ("GET /staff/auth/callback?code=secret&state=s HTTP/1.1", "GET /staff/auth/callback?[redacted] HTTP/1.1"),
+        ("https://activate.example/a/tok3n/code", "https://activate.example/a/[redacted]/code"),
+        ("GET /staff/desk/ HTTP/1.1", "GET /staff/desk/ HTTP/1.1"),
+    ],
+)
+def test_request_lines_lose_tokens_and_queries(conf: dict, line: str, expected: str) -> None:
+    assert conf["redact_request_line"](line) == expected
+
+
+def test_sizing_and_proxy_trust(conf: dict) -> None:
+    assert conf["workers"] >= 1 and conf["threads"] >= 1
+    assert conf["worker_class"] == "gthread"
+    assert conf["forwarded_allow_ips"] == "127.0.0.1,::1"
+    assert conf["logger_class"].__name__ == "RedactingLogger"
+    assert conf["graceful_timeout"] < conf["timeout"]

@@ -61,30 +61,56 @@ class Runtime:
 
     @property
     def graph(self) -> Any:
+        metrics = self.metrics  # built first: provide() holds the lock while it builds
+
         def build() -> Any:
             from activation.graph.factory import build_graph_client
+            from activation.metrics import MeasuredGraphClient, graph_response_hook
 
             ms = self.settings.microsoft
-            return build_graph_client(
+            client = build_graph_client(
                 graph_url=ms.graph_url, authority_host=ms.authority_host, tenant_id=ms.tenant_id,
                 client_id=ms.client_id, client_secret=ms.client_secret or None,
                 certificate_path=ms.certificate_path or None,
                 certificate_thumbprint=ms.certificate_thumbprint or None, ca_bundle=ms.ca_bundle or None,
                 clock=self.clock, provisioning_sp_id=ms.provisioning_sp_id or None,
                 provisioning_job_id=ms.provisioning_job_id or None,
+                response_hooks=[graph_response_hook(metrics)] if metrics.enabled else [],
             )
+            return MeasuredGraphClient(client, metrics) if metrics.enabled else client
 
         return self.provide("graph", build)
 
     @property
     def mailer(self) -> Any:
+        metrics = self.metrics
+
         def build() -> Any:
             from activation.mail.factory import build_mailer
+            from activation.metrics import MeasuredMailer
 
-            return build_mailer(self.settings.mail, session_factory=self.session_factory,
-                                graph_client_provider=lambda: self.graph)
+            mailer = build_mailer(self.settings.mail, session_factory=self.session_factory,
+                                  graph_client_provider=lambda: self.graph)
+            return MeasuredMailer(mailer, metrics) if metrics.enabled else mailer
 
         return self.provide("mailer", build)
+
+    @property
+    def metrics(self) -> Any:
+        """Counters for /metrics: Prometheus when ACTIVATION_METRICS_TOKEN is set, else a no-op.
+
+        Built on first use; from then on every audit event this runtime's sessions commit is counted.
+        """
+
+        def build() -> Any:
+            from activation.metrics import build_metrics, count_committed_audit_events
+
+            metrics = build_metrics(self.settings.metrics.token)
+            if metrics.enabled:
+                count_committed_audit_events(self.session_factory, metrics)
+            return metrics
+
+        return self.provide("metrics", build)
 
     @property
     def renderer(self) -> Any:

@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.extensions["activation"] = runtime
 
-    from portal import api, database, errors, health, request_context, staff, starter
+    from portal import api, database, errors, health, metrics, request_context, staff, starter
 
     configure_logging(logging.INFO, extra_filters=(request_context.RequestIdLogFilter(),))
     csrf = CSRFProtect(app)
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     database.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
+    metrics.init_app(app)
     app.register_blueprint(starter.bp)
     app.register_blueprint(api.bp)
     staff.init_app(app)

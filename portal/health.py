@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint
-from sqlalchemy.exc import SQLAlchemyError
 
-from activation.db import ping
+from activation import readiness
 from portal.extensions import runtime
 
 bp = Blueprint("health", __name__)
@@ -21,9 +20,13 @@ def healthz():  # type: ignore[no-untyped-def]
 
 @bp.get("/readyz")
 def readyz():  # type: ignore[no-untyped-def]
-    try:
-        ping(runtime().engine)
-    except SQLAlchemyError as exc:
-        logger.warning("readiness check failed: database unreachable (%s)", type(exc).__name__)
-        return {"status": "unavailable", "database": "unreachable"}, 503
-    return {"status": "ok", "database": "ok"}
+    """The database, and Redis when ACTIVATION_REDIS_URL is set."""
+    current = runtime()
+    redis_url = current.settings.redis.url
+    redis = current.provide("readiness_redis", lambda: readiness.redis_client(redis_url)) if redis_url else None
+    result, errors = readiness.check(current.engine, redis)
+    for name, error in errors.items():
+        logger.warning("readiness check failed: %s unreachable (%s)", name, error)
+    if not result.ready:
+        return {"status": "unavailable", **result.checks}, 503
+    return {"status": "ok", **result.checks}

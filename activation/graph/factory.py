@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -63,6 +65,7 @@ def build_graph_client(
     provisioning_job_id: str | None = None,
     timeout: float = 10.0,
     retry: RetryPolicy | None = None,
+    response_hooks: Sequence[Callable[..., Any]] = (),
 ) -> HttpGraphClient:
     """One session shared by MSAL and Graph calls; a certificate wins over a secret when both are set."""
     if not tenant_id or not client_id:
@@ -75,6 +78,7 @@ def build_graph_client(
             "Graph needs ACTIVATION_CLIENT_CERTIFICATE (preferred) or ACTIVATION_CLIENT_SECRET."
         )
     session = build_http_session(ca_bundle)
+    session.hooks["response"].extend(response_hooks)  # e.g. metrics counting throttles and retries
     graph_root = graph_url.rstrip("/")
     tokens = MsalTokenProvider(
         client_id=client_id,

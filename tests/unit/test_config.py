@@ -169,7 +169,8 @@ def test_plain_smtp_to_a_loopback_relay_is_allowed_when_asked_for(tmp_path: Path
     assert settings.mail.smtp_allow_plain_loopback
 
 
-@pytest.mark.parametrize("host", ["localhost.", "LOCALHOST", "api.localhost", "0.0.0.0", "[::ffff:127.0.0.1]",
+@pytest.mark.parametrize("host", ["localhost.", "LOCALHOST", "api.localhost", "0.0.0.0",  # noqa: S104
+                                  "[::ffff:127.0.0.1]",
                                   "127.0.0.2", "127.1", "2130706433", "[::1]", "[::]"])
 def test_production_refuses_every_loopback_spelling(tmp_path: Path, host: str) -> None:
     with pytest.raises(ConfigurationError, match="never used in production"):
@@ -177,5 +178,6 @@ def test_production_refuses_every_loopback_spelling(tmp_path: Path, host: str) -
 
 
 def test_demo_and_tests_keep_their_conveniences(tmp_path: Path) -> None:
-    settings = load_settings({"ACTIVATION_ENV": "demo", "ACTIVATION_INSTANCE_DIR": str(tmp_path)}, config_dir=REPO_CONFIG)
+    settings = load_settings({"ACTIVATION_ENV": "demo", "ACTIVATION_INSTANCE_DIR": str(tmp_path)},
+                             config_dir=REPO_CONFIG)
     assert settings.mail.backend == "outbox" and len(settings.secret_key) >= 32

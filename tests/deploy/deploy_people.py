@@ -1,0 +1,96 @@
+"""People for the deploy tests: a joiner in the emulator and in HR, invited through real SMTP."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+from sqlalchemy import select, update
+
+from activation import invites
+from activation.models import Activation, ActivationState, HrStatus, Invite, Person
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def new_joiner(stack: Any, employee_id: str, email: str, manager_id: str | None = None) -> str:
+    """Create the joiner, send the invite as `activation invites send` would, return the emailed link."""
+    info, control = stack.emulator, stack.control
+    user = control.post(f"{info.base_url}/_emulator/users", timeout=10, json={
+        "employeeId": employee_id, "userPrincipalName": f"{employee_id.lower()}@contoso.example",
+        "displayName": "Dorothy Vaughan", "accountEnabled": False}).json()
+    with stack.runtime.session_factory() as session:
+        person = Person(employee_id=employee_id, given_name="Dorothy", family_name="Vaughan",
+                        display_name="Dorothy Vaughan", personal_email=email, start_date=datetime.now(UTC).date(),
+                        hr_status=HrStatus.ACTIVE, time_zone="UTC", entra_object_id=user["id"],
+                        upn=user["userPrincipalName"], manager_employee_id=manager_id)
+        session.add(person)
+        session.flush()
+        invites.ensure_activation(session, person)
+        session.commit()
+        report = invites.send_due(session, stack.runtime.deps())
+    assert employee_id in report.sent, report
+    return stack.mailbox.link(email, stack.url)
+
+
+def staff_person(stack: Any, employee_id: str, given: str, family: str) -> None:
+    """HR knows the staff member, matched to their (seeded) emulator account."""
+    info, control = stack.emulator, stack.control
+    user = control.get(f"{info.base_url}/_emulator/users/{employee_id}", timeout=10).json()
+    with stack.runtime.session_factory() as session:
+        if session.scalars(select(Person).where(Person.employee_id == employee_id)).first():
+            return
+        person = Person(employee_id=employee_id, given_name=given, family_name=family,
+                        display_name=f"{given} {family}", start_date=datetime(2019, 3, 4).date(),
+                        hr_status=HrStatus.ACTIVE, entra_object_id=user["id"], upn=user["userPrincipalName"])
+        person.activation = Activation(state=ActivationState.COMPLETED, failed_code_count=0, codes_sent=0)
+        session.add(person)
+        session.commit()
+
+
+def invited_yesterday(stack: Any, employee_id: str) -> None:
+    with stack.runtime.session_factory() as session:
+        person = session.scalars(select(Person).where(Person.employee_id == employee_id)).one()
+        session.execute(update(Invite).where(Invite.person_id == person.id)
+                        .values(issued_at=datetime.now(UTC) - timedelta(days=1)))
+        session.commit()
+
+
+def lock(stack: Any, employee_id: str) -> None:
+    with stack.runtime.session_factory() as session:
+        person = session.scalars(select(Person).where(Person.employee_id == employee_id)).one()
+        person.activation.state = ActivationState.LOCKED  # type: ignore[union-attr]
+        person.activation.lock_reason = "too many wrong codes"  # type: ignore[union-attr]
+        session.commit()
+
+
+class StarterClient:
+    """A starter's browser without the browser: cookies, the page's CSRF token, our Origin on posts."""
+
+    def __init__(self, stack: Any, link: str) -> None:
+        self.stack = stack
+        self.link = link
+        self.http: requests.Session = stack.https()
+        self.served_by: list[str] = []
+        self.token = ""
+
+    def _note(self, response: requests.Response) -> requests.Response:
+        self.served_by.append(response.headers.get("X-Served-By", ""))
+        match = _CSRF.search(response.text)
+        if match:
+            self.token = match.group(1)
+        return response
+
+    def open(self) -> requests.Response:
+        return self._note(self.http.get(self.link, timeout=20))
+
+    def post(self, path: str, **data: str) -> requests.Response:
+        response = self.http.post(f"{self.link}{path}", data={"csrf_token": self.token, **data},
+                                  headers={"Origin": self.stack.url}, timeout=30, allow_redirects=False)
+        self.served_by.append(response.headers.get("X-Served-By", ""))
+        if response.is_redirect:
+            return self._note(self.http.get(urljoin(self.link, response.headers["Location"]), timeout=20))
+        return self._note(response)

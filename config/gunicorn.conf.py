@@ -41,6 +41,9 @@ keepalive = 5  # the proxy keeps upstream connections open; a little longer than
 # `kill -HUP <master>` reloads the code and configuration without dropping requests.
 max_requests = 2000
 max_requests_jitter = 200
+# Masters are managed by signals (systemd: ExecReload=kill -HUP); gunicorn >= 25.1's control socket
+# would otherwise sit at one fixed path per user, shared by every master on the host.
+control_socket_disable = True
 
 # Request limits before the app sees anything (nginx enforces body size too).
 limit_request_line = 4094

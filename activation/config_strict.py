@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from activation.config import Settings
 
 MIN_SECRET_KEY_LENGTH = 32
+# Microsoft's global and national clouds (learn.microsoft.com: "National cloud deployments").
+MICROSOFT_HOSTS = {
+    "ACTIVATION_AUTHORITY_HOST": frozenset({"login.microsoftonline.com", "login.microsoftonline.us",
+                                            "login.chinacloudapi.cn", "login.partner.microsoftonline.cn"}),
+    "ACTIVATION_GRAPH_URL": frozenset({"graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us",
+                                       "microsoftgraph.chinacloudapi.cn"}),
+}
 KEY_ADVICE = (
     "set ACTIVATION_SECRET_KEY (at least 32 random bytes, e.g. from `python -c 'import secrets; "
     "print(secrets.token_urlsafe(48))'`) in the environment or in a file named by ACTIVATION_SECRET_KEY_FILE"
@@ -47,6 +54,12 @@ def validate_strict(settings: Settings) -> None:
                 f"{name} points at {parsed.hostname}: the local emulator is never used in production. "
                 "Set it to Microsoft's endpoint, or use ACTIVATION_ENV=staging with ACTIVATION_CA_BUNDLE "
                 "for a test tenant."
+            )
+        if settings.is_production and parsed.hostname.rstrip(".").lower() not in MICROSOFT_HOSTS[name]:
+            raise ConfigurationError(
+                f"{name} host {parsed.hostname!r} is not a Microsoft cloud endpoint; production uses one of "
+                f"{', '.join(sorted(MICROSOFT_HOSTS[name]))}. For a test tenant or the emulator use "
+                "ACTIVATION_ENV=staging."
             )
 
 

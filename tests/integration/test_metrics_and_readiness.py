@@ -105,3 +105,19 @@ def test_readiness_fails_when_redis_is_unreachable(make_app) -> None:  # type: i
     response = make_app(redis={"url": "redis://127.0.0.1:1/0"}).test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json == {"status": "unavailable", "database": "ok", "redis": "unreachable"}
+
+
+def test_graph_throttles_and_retried_answers_are_counted_per_attempt() -> None:
+    from types import SimpleNamespace
+
+    from activation.metrics import graph_response_hook
+
+    metrics = PrometheusMetrics()
+    hook = graph_response_hook(metrics)
+    for status in (429, 429, 503, 200, 404):
+        hook(SimpleNamespace(status_code=status))
+    text = metrics.exposition()[0].decode()
+    assert "activation_graph_throttles_total 2.0" in text
+    assert 'activation_graph_retryable_responses_total{status="429"} 2.0' in text
+    assert 'activation_graph_retryable_responses_total{status="503"} 1.0' in text
+    assert 'status="404"' not in text

@@ -181,3 +181,17 @@ def test_demo_and_tests_keep_their_conveniences(tmp_path: Path) -> None:
     settings = load_settings({"ACTIVATION_ENV": "demo", "ACTIVATION_INSTANCE_DIR": str(tmp_path)},
                              config_dir=REPO_CONFIG)
     assert settings.mail.backend == "outbox" and len(settings.secret_key) >= 32
+
+
+@pytest.mark.parametrize(("variable", "url"), [("ACTIVATION_GRAPH_URL", "https://graph.contoso.test"),
+                                               ("ACTIVATION_AUTHORITY_HOST", "https://login.microsoftonline.com.evil.test")])
+def test_production_uses_microsoft_clouds_only(tmp_path: Path, variable: str, url: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"{variable} host .* is not a Microsoft cloud endpoint"):
+        load_settings({**PRODUCTION_OK, variable: url}, config_dir=tmp_path)
+    assert load_settings({**PRODUCTION_OK, "ACTIVATION_ENV": "staging", variable: url}, config_dir=tmp_path)
+
+
+def test_a_national_cloud_is_fine_in_production(tmp_path: Path) -> None:
+    settings = load_settings({**PRODUCTION_OK, "ACTIVATION_AUTHORITY_HOST": "https://login.microsoftonline.us",
+                              "ACTIVATION_GRAPH_URL": "https://graph.microsoft.us"}, config_dir=tmp_path)
+    assert settings.microsoft.graph_url == "https://graph.microsoft.us"

@@ -116,3 +116,13 @@ def memory_session() -> Iterator[Session]:
     yield session
     session.close()
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[object]:
+    """One Playwright driver per session: the sync API allows only one at a time, and both the browser
+    tests and the deploy tests launch Chromium from it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright

@@ -14,19 +14,18 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from deploy_stack import (
+    METRICS_TOKEN,
     REPO_ROOT,
     VENV_BIN,
-    ForeignOrigin,
     Mailbox,
     Process,
-    TestCA,
+    Stack,
     free_port,
     make_test_ca,
     nss_home,
@@ -40,7 +39,6 @@ from deploy_stack import (
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
-METRICS_TOKEN = secrets.token_urlsafe(24)
 
 
 def missing_pieces() -> list[str]:
@@ -71,30 +69,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def _deploy_tier_must_run() -> None:
     pytest.fail("CI=true but the deploy tier cannot run: it needs " + ", ".join(missing_pieces()))
-
-
-@dataclass
-class Stack:
-    url: str  # the public URL: nginx over TLS
-    masters: list[tuple[Process, int]]
-    nginx: Process
-    nginx_dir: Path
-    env: dict[str, str]
-    runtime: Any
-    mailbox: Mailbox
-    emulator: Any
-    control: requests.Session
-    tls: TestCA
-    foreign: ForeignOrigin
-    home: Path
-    metrics_dirs: list[Path]
-
-    def https(self) -> requests.Session:
-        """A client that trusts only the test CA, like the browser does."""
-        session = requests.Session()
-        session.trust_env = False
-        session.verify = str(self.tls.ca_path)
-        return session
 
 
 def staging_environment(*, public_url: str, database_url: str, redis_url: str, smtp_port: int, info: Any,
@@ -200,12 +174,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, make_database) -> Iterator[S
 
 
 @pytest.fixture(scope="session")
-def deploy_browser(stack: Stack) -> Iterator[Any]:
+def deploy_browser(stack: Stack, playwright_driver) -> Iterator[Any]:  # type: ignore[no-untyped-def]
     """Debian's Chromium trusting the test CA and the emulator's CA through an NSS database in HOME."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS,
-                                             env={**os.environ, "HOME": str(stack.home)})
-        yield browser
-        browser.close()
+    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS,
+                                                env={**os.environ, "HOME": str(stack.home)})
+    yield browser
+    browser.close()

@@ -10,6 +10,7 @@ import email.policy
 import ipaddress
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -32,6 +33,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+METRICS_TOKEN = secrets.token_urlsafe(24)
 
 
 def free_port() -> int:
@@ -318,3 +320,27 @@ def metric_total(text: str, name: str, **labels: str) -> float:
         if all(f'{key}="{val}"' in sample for key, val in labels.items()):
             total += float(value)
     return total
+
+
+@dataclass
+class Stack:
+    url: str  # the public URL: nginx over TLS
+    masters: list[tuple[Process, int]]
+    nginx: Process
+    nginx_dir: Path
+    env: dict[str, str]
+    runtime: Any
+    mailbox: Mailbox
+    emulator: Any
+    control: requests.Session
+    tls: TestCA
+    foreign: ForeignOrigin
+    home: Path
+    metrics_dirs: list[Path]
+
+    def https(self) -> requests.Session:
+        """A client that trusts only the test CA, like the browser does."""
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = str(self.tls.ca_path)
+        return session

@@ -11,8 +11,8 @@ import re
 import time
 from pathlib import Path
 
-from conftest import Stack
 from deploy_people import invited_yesterday, lock, new_joiner, staff_person
+from deploy_stack import Stack
 from playwright.sync_api import expect
 
 PHONE = {"width": 390, "height": 844}

@@ -6,9 +6,8 @@ from __future__ import annotations
 import time
 
 import requests
-from conftest import METRICS_TOKEN, Stack
 from deploy_people import StarterClient, new_joiner
-from deploy_stack import metric_total, wait_for
+from deploy_stack import METRICS_TOKEN, Stack, metric_total, wait_for
 
 
 def masters(stack: Stack) -> set[str]:

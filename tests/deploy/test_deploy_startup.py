@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import Stack
-from deploy_stack import REPO_ROOT, VENV_BIN, free_port
+from deploy_stack import REPO_ROOT, VENV_BIN, Stack, free_port
 
 
 def test_ready_through_nginx_with_postgres_and_redis(stack: Stack) -> None:

@@ -15,7 +15,7 @@ from typing import NoReturn
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from activation import audit
+from activation import audit, notices
 from activation.codes import verified_in_this_browser
 from activation.deps import Deps
 from activation.errors import ActivationError
@@ -161,6 +161,7 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
     session.commit()
     if policy.manager_notification:
         notify_manager(session, deps, person)
+    notices.after_activation(session, deps, person)  # issue 16: "this wasn't me" notice to starter and manager
     return IssuedPass(
         user_principal_name=person.upn or "",
         lifetime_minutes=tap.lifetime_minutes or policy.tap_lifetime_minutes,

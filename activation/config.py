@@ -10,6 +10,7 @@ import dataclasses
 import os
 import secrets
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,18 @@ class StaffSettings:
 
 
 @dataclass(frozen=True)
+class DeskSettings:
+    """The service desk's guard rails (issue 16): caller verification, two people, threat mode, notices."""
+
+    verification_methods: tuple[str, ...] = ("callback", "manager", "id_check")
+    privileged_groups: tuple[str, ...] = ()  # Entra group object ids whose members need a second agent
+    privileged_job_titles: tuple[str, ...] = ()  # HR job titles (case-insensitive) that need a second agent
+    burst_actions_per_hour: int = 10  # alert when one agent performs more account-handing actions than this
+    request_lifetime_hours: int = 24  # a pending request (second agent, manager) lapses after this
+    notice_link_days: int = 7  # how long the "this wasn't me" link works
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str = "development"
     instance_dir: str = "instance"
@@ -126,6 +139,7 @@ class Settings:
     provisioning: ProvisioningSettings = field(default_factory=ProvisioningSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
+    desk: DeskSettings = field(default_factory=DeskSettings)
 
     @property
     def is_production(self) -> bool:
@@ -184,6 +198,7 @@ CHOICES: dict[tuple[str | None, str], tuple[str, ...]] = {
     ("mail", "backend"): ("outbox", "smtp", "graph"),
     ("mail", "smtp_security"): ("starttls", "ssl", "none"),
 }
+VERIFICATION_METHODS = ("callback", "manager", "id_check")
 
 
 def load_settings(
@@ -247,6 +262,14 @@ def validate(settings: Settings) -> None:
             f"ACTIVATION_PUBLIC_URL {settings.portal.public_url!r} must be an absolute http(s) URL, "
             "e.g. https://activate.contoso.com."
         )
+    unknown = sorted(set(settings.desk.verification_methods) - set(VERIFICATION_METHODS))
+    if unknown or not settings.desk.verification_methods:
+        raise ConfigurationError(
+            f"desk.verification_methods {list(settings.desk.verification_methods)!r} must be a non-empty list "
+            f"drawn from {', '.join(VERIFICATION_METHODS)}."
+        )
+    if settings.desk.burst_actions_per_hour < 1 or settings.desk.notice_link_days < 1:
+        raise ConfigurationError("desk.burst_actions_per_hour and desk.notice_link_days must be at least 1.")
     if settings.is_production:
         _validate_production(settings)
 
@@ -315,6 +338,11 @@ def _field_types(section: str | None) -> dict[str, Any]:
 
 def _check_type(section: str | None, key: str, value: Any, where: str) -> Any:
     expected = _field_types(section)[key]
+    if typing.get_origin(expected) is tuple:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigurationError(f"{where}: expected a list of strings, got {value!r}.")
+        value = tuple(value)
+        expected = tuple
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):

@@ -15,6 +15,7 @@ from activation.staff.desk_actions import DeskAction
 from activation.staff.verification import Clearance
 from tests.unit.starter_support import Flow, make_flow
 
+
 def UNLOCK_CLEARED(person_id: int) -> Clearance:  # noqa: N802 - reads as a constant in the calls
     """What activation.staff.approvals hands over once the caller is verified (tested in test_desk_approvals)."""
     return Clearance(0, person_id, "unlock")

@@ -144,6 +144,8 @@ class Activation(Base):
     step_lease_until: Mapped[datetime | None]
     credential_type: Mapped[str | None] = mapped_column(String(32))  # passkey / authenticator, once seen
     credential_at: Mapped[datetime | None]
+    credential_checks: Mapped[int] = mapped_column(default=0, server_default="0")  # polls so far (backoff)
+    credential_next_check_at: Mapped[datetime | None] = mapped_column(index=True)
     frozen_at: Mapped[datetime | None]  # the starter said "this wasn't me"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,4 +1,4 @@
-"""issue16 desk guard rails
+"""issue 16: desk requests, desk flags, starter notices; credential, freeze and privileged columns
 
 Revision ID: 0016_issue16
 Revises: 0001
@@ -70,6 +70,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('credential_type', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('credential_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('frozen_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('credential_checks', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('credential_next_check_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index(batch_op.f('ix_activation_credential_next_check_at'), ['credential_next_check_at'],
+                              unique=False)
 
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.add_column(sa.Column('hr_privileged', sa.Boolean(), nullable=True))
@@ -83,6 +87,9 @@ def downgrade() -> None:
         batch_op.drop_column('hr_privileged')
 
     with op.batch_alter_table('activation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_activation_credential_next_check_at'))
+        batch_op.drop_column('credential_next_check_at')
+        batch_op.drop_column('credential_checks')
         batch_op.drop_column('frozen_at')
         batch_op.drop_column('credential_at')
         batch_op.drop_column('credential_type')

@@ -94,7 +94,7 @@ def check_one(session: Session, deps: Deps, activation: Activation, report: Watc
         activation.tap_method_id = None
         activation.tap_expires_at = None
     deps.audit(session, action="credential.registered", actor=audit.Actor.system(), person=person,
-               details={"credential": credential.kind, "tap_deleted": tap_deleted})
+               details={"registered": credential.kind, "temporary_method_removed": tap_deleted})
     session.commit()
     report.registered.append((person.employee_id, credential.kind))
     _notify_manager(session, deps, person, credential.kind)
@@ -131,8 +131,8 @@ def _notify_manager(session: Session, deps: Deps, person: Person, kind: str) -> 
         deps.mailer.send(email)
     except MailDeliveryError as exc:
         deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person, outcome="failure",
-                   details={"about": "credential", "error": type(exc).__name__})
+                   details={"about": "registered method", "error": type(exc).__name__})
     else:
         deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person,
-                   details={"about": "credential", "manager_employee_id": manager.employee_id})
+                   details={"about": "registered method", "manager_employee_id": manager.employee_id})
     session.commit()

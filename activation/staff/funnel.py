@@ -58,7 +58,7 @@ def funnel(session: Session, deps: Deps, member: StaffMember,
 
 def compute(session: Session, now: datetime) -> Funnel:
     first_invite = dict(session.execute(
-        select(Invite.person_id, func.min(Invite.sent_at)).where(Invite.sent_at.is_not(None)).group_by(Invite.person_id)
+        select(Invite.person_id, func.min(func.coalesce(Invite.sent_at, Invite.issued_at))).group_by(Invite.person_id)
     ).all())
     code_sent = set(session.scalars(select(Activation.person_id).where(Activation.codes_sent > 0)))
     code_sent |= set(session.scalars(select(Activation.person_id).where(Activation.verified_at.is_not(None))))

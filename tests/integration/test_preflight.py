@@ -69,5 +69,6 @@ def test_missing_application_permission_is_named_with_its_purpose(make_settings,
                              timeout=10).raise_for_status()
     ok, detail = results["permissions"]
     assert not ok
-    assert "UserAuthenticationMethod.ReadWrite.All (to issue and revoke Temporary Access Passes)" in detail
+    assert "UserAuthMethod-TAP.ReadWrite.All (to issue and revoke Temporary Access Passes)" in detail
+    assert "UserAuthenticationMethod.Read.All (to watch for the first passkey or Authenticator)" in detail
     assert results["token"][0] and results["graph"][0]

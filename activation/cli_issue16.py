@@ -6,6 +6,7 @@ import sys
 
 import click
 from rich.table import Table
+from sqlalchemy.exc import OperationalError
 
 from activation import credentials, readiness
 from activation.cli import EXIT_FAILED, Context, pass_context
@@ -19,8 +20,9 @@ def credentials_group() -> None:
 @credentials_group.command("watch")
 @click.option("--once", is_flag=True, help="One pass over what is due, then exit (for cron or a job queue).")
 @click.option("--interval", default=30.0, show_default=True, type=float, help="Seconds between passes.")
+@click.option("--keep-running", is_flag=True, help="Keep watching even when nothing is left (the demo uses this).")
 @pass_context
-def watch(ctx: Context, once: bool, interval: float) -> None:
+def watch(ctx: Context, once: bool, interval: float, keep_running: bool) -> None:
     """Poll due users until no Temporary Access Pass is left to watch (or once with --once).
 
     Records a passkey or Microsoft Authenticator when it appears, deletes the TAP and tells the
@@ -28,13 +30,20 @@ def watch(ctx: Context, once: bool, interval: float) -> None:
     """
     runtime = ctx.runtime
     while True:
-        with runtime.session_factory() as session:
-            report = credentials.watch_due(session, runtime.deps())
+        try:
+            with runtime.session_factory() as session:
+                report = credentials.watch_due(session, runtime.deps())
+        except OperationalError as exc:  # the database was busy or away: try again on the next pass
+            if once:
+                raise
+            ctx.errors.print(f"credential watch pass skipped: database not available ({type(exc.orig).__name__})")
+            runtime.deps().clock.sleep(interval)
+            continue
         for employee_id, kind in report.registered:
             ctx.console.print(f"{employee_id}: {kind} registered; Temporary Access Pass deleted")
         for employee_id, error in report.failed:
             ctx.errors.print(f"{employee_id}: could not read authentication methods ({error})")
-        if once or report.still_watching == 0:
+        if once or (report.still_watching == 0 and not keep_running):
             ctx.console.print(f"Checked {report.checked}; still watching {report.still_watching}.")
             if report.failed and once:
                 sys.exit(EXIT_FAILED)

@@ -106,6 +106,8 @@ class PolicySettings:
     upload_rate_period_seconds: float = 5.0
     default_time_zone: str = "UTC"
     manager_notification: bool = True
+    credential_check_first_seconds: int = 60  # issue 16: first look for a passkey/Authenticator after the TAP
+    credential_check_max_seconds: int = 900  # backoff ceiling between looks
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,10 @@ def validate(settings: Settings) -> None:
         )
     if not 0 < policy.mass_change_share <= 1:
         raise ConfigurationError("policy.mass_change_share must be a fraction between 0 and 1, e.g. 0.10.")
+    if not 1 <= policy.credential_check_first_seconds <= policy.credential_check_max_seconds:
+        raise ConfigurationError(
+            "policy.credential_check_first_seconds must be at least 1 and at most credential_check_max_seconds."
+        )
     if policy.upload_rate_calls < 1 or policy.upload_rate_period_seconds <= 0:
         raise ConfigurationError("policy.upload_rate_calls and upload_rate_period_seconds must be positive.")
     for zone_field in ("default_time_zone",):

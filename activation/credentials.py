@@ -5,8 +5,8 @@ nothing is due). For each completed activation without a credential whose pass i
 whose next check is due, it reads `GET /users/{id}/authentication/methods`. When a passkey (FIDO2)
 or Microsoft Authenticator appears it records the credential type and time, deletes the TAP (it is
 no longer needed and should not linger), audits, and notifies the manager. Otherwise the next check
-backs off (1, 2, 4 ... minutes, at most `MAX_DELAY`) until the pass expires; the desk dashboard then
-shows "no credential yet".
+backs off (1, 2, 4 ... minutes by default, at most 15; see `policy.credential_check_*`) until the pass
+expires; the desk dashboard then shows "no credential yet".
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from activation import audit
+from activation.config import PolicySettings
 from activation.deps import Deps
 from activation.graph.auth_methods import STRONG_KINDS
 from activation.graph.errors import GraphError, NotFound, TokenError
@@ -28,8 +29,6 @@ from activation.window import format_local, zone_for
 
 logger = logging.getLogger(__name__)
 
-FIRST_DELAY = timedelta(minutes=1)
-MAX_DELAY = timedelta(minutes=15)
 BATCH = 200
 
 
@@ -41,8 +40,10 @@ class WatchReport:
     still_watching: int = 0
 
 
-def next_delay(checks: int) -> timedelta:
-    return min(FIRST_DELAY * (2 ** max(0, checks - 1)), MAX_DELAY)
+def next_delay(policy: PolicySettings, checks: int) -> timedelta:
+    """1, 2, 4 ... times the first delay, capped (policy.credential_check_first/max_seconds)."""
+    seconds = policy.credential_check_first_seconds * (2 ** min(max(0, checks - 1), 20))
+    return timedelta(seconds=min(seconds, policy.credential_check_max_seconds))
 
 
 def _watching(now: datetime):  # type: ignore[no-untyped-def]
@@ -73,7 +74,7 @@ def check_one(session: Session, deps: Deps, activation: Activation, report: Watc
     now = deps.clock.now()
     report.checked += 1
     activation.credential_checks += 1
-    activation.credential_next_check_at = now + next_delay(activation.credential_checks)
+    activation.credential_next_check_at = now + next_delay(deps.settings.policy, activation.credential_checks)
     try:
         methods = deps.graph.authentication_methods(user_id)
     except (GraphError, TokenError) as exc:

@@ -167,7 +167,7 @@ def _notify(session: Session, deps: Deps, person: Person, event: str, *, starter
                                created_at=deps.clock.now(),
                                expires_at=deps.clock.now() + timedelta(days=deps.settings.desk.notice_link_days))
         session.add(notice)
-        session.flush()
+        session.commit()  # no write transaction stays open while the mail goes (the outbox writes too)
         link = f"{deps.settings.portal.public_url.rstrip('/')}/not-me/{token_service(deps).dumps(notice.id)}"
         manager_what = f"On {person.display_name}'s new work account: {what[0].lower()}{what[1:]}"
         email = deps.renderer.render(

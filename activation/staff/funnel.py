@@ -43,6 +43,10 @@ class Funnel:
     measured: int  # how many people the median is over
     waiting: list[NoCredential]
 
+    @property
+    def median_words(self) -> str:
+        return duration_words(self.median_invite_to_credential)
+
 
 def _left(delta: timedelta) -> str:
     minutes = max(0, int(delta.total_seconds() // 60))
@@ -78,14 +82,30 @@ def compute(session: Session, now: datetime) -> Funnel:
         steps.append(Step(name, count, drop))
     durations = [(credentials[p] - first_invite[p]).total_seconds() for p in credentials if first_invite.get(p)]
     median = timedelta(seconds=statistics.median(durations)) if durations else None
-    return Funnel(steps, median, len(durations), _waiting(session, now))
+    return Funnel(steps, median, len(durations), _waiting(session, now, tap_people))
 
 
-def _waiting(session: Session, now: datetime) -> list[NoCredential]:
+def duration_words(delta: timedelta | None) -> str:
+    """`1 s`, `4 min 10 s`, `2 h 5 min`, `3 d 4 h`: a median a reader takes in at a glance."""
+    if delta is None:
+        return "not measured yet"
+    seconds = int(round(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def _waiting(session: Session, now: datetime, tap_people: set[int]) -> list[NoCredential]:
+    """People who were issued a pass (not adopted workers) and have no credential yet."""
     rows = session.execute(
         select(Person, Activation).join(Activation, Activation.person_id == Person.id)
         .where(Activation.completed_at.is_not(None), Activation.credential_at.is_(None),
-               Activation.frozen_at.is_(None))
+               Activation.frozen_at.is_(None), Person.id.in_(tap_people))
         .order_by(Activation.tap_expires_at.desc(), Person.id).limit(MAX_WAITING)
     ).all()
     waiting = []

@@ -10,6 +10,7 @@ from wtforms import BooleanField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from activation import readiness
 from activation.staff import access, approvals, desk_actions, threat_mode, verification
 from activation.staff import funnel as desk_funnel
 from activation.staff.desk_actions import DeskAction
@@ -127,6 +128,14 @@ def decline(request_id: int) -> tuple[str, int] | Response:
     except approvals.RequestRefused as refused:
         return _outcome("warning", refused.why, refused.status, None)
     return _outcome("success", "Declined: nothing was changed.", 200, view.person_id)
+
+
+@desk_bp.get("/readiness")
+@signed_in
+def readiness_page() -> str:
+    deps = runtime().deps()
+    access.require_desk(db(), deps, require_staff(), "desk.readiness", request_context())
+    return render_template("staff/desk/readiness.html", report=readiness.tomorrow(db(), deps))
 
 
 @desk_bp.get("/threat-mode")

@@ -74,6 +74,9 @@ def test_two_agents_unlock_a_privileged_starter_who_can_then_say_it_was_not_them
     expect(sam.get_by_role("heading", name="Funnel")).to_be_visible()
     expect(sam.get_by_role("link", name=re.compile("unlock for Dorothy Vaughan"))).to_be_visible()
     assert serious_violations(sam) == []
+    sam.get_by_role("link", name="Who starts tomorrow and will get stuck").click()
+    expect(sam.get_by_role("heading", name=re.compile("Starting tomorrow"))).to_be_visible()
+    assert serious_violations(sam) == []
     sam.goto(request_url)
     assert serious_violations(sam) == []
     sam.get_by_role("button", name="Approve as second agent").click()

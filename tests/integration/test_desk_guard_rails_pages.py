@@ -110,3 +110,14 @@ def test_the_wasnt_me_link_shows_a_button_and_freezes_only_on_post(world: StaffW
     assert done.status_code == 200 and world.activation(person).state is ActivationState.LOCKED
     assert anonymous.get(path).status_code == 410
     assert world.app.test_client().get("/not-me/not-a-token").status_code == 410
+
+
+def test_the_readiness_page_lists_tomorrows_starters_who_will_get_stuck(world: StaffWorld) -> None:
+    from datetime import date
+
+    world.person("E1", email=None, start=date(2026, 3, 3), invite=False)
+    world.person("E2", "Alan Turing", email="alan@home.example", start=date(2026, 3, 10), invite=False)
+    client = world.sign_in(world.staff("Dana Desk", desk=True))
+    page = client.get("/staff/desk/readiness").get_data(as_text=True)
+    assert "Grace Hopper (E1)" in page and "no personal email from HR" in page and "Alan Turing" not in page
+    assert world.sign_in(world.staff("Morgan Manager")).get("/staff/desk/readiness").status_code == 403

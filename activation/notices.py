@@ -34,6 +34,8 @@ EVENT_WORDS = {
     "resend-invite": "send a new activation link",
     "reset": "reset the activation and send a new link",
     "new-tap": "issue a new Temporary Access Pass",
+    "revoke-tap": "revoke the Temporary Access Pass",
+    "cancel": "cancel the activation",
 }
 _STARTER_WHAT = {
     "unlock": ("Your account activation was unlocked", "Your work account activation was unlocked, so new codes "
@@ -44,6 +46,10 @@ _STARTER_WHAT = {
               "link was sent to this address."),
     "new-tap": ("A new Temporary Access Pass was issued", "A new Temporary Access Pass was issued for your work "
                 "account."),
+    "revoke-tap": ("Your Temporary Access Pass was revoked", "The Temporary Access Pass for your work account was "
+                   "revoked: it can no longer be used to sign in."),
+    "cancel": ("Your account activation was cancelled", "The activation of your work account was cancelled: "
+               "the activation link no longer works."),
     ACTIVATED: ("Your work account was activated", "Your work account was activated and a Temporary Access Pass "
                 "was issued to sign in for the first time."),
 }
@@ -105,7 +111,8 @@ def freeze(session: Session, deps: Deps, token: str, context: audit.RequestConte
                                                    OtpChallenge.consumed_at.is_(None),
                                                    OtpChallenge.superseded_at.is_(None))
                         .values(superseded_at=now).execution_options(synchronize_session=False))
-        activation.state = ActivationState.LOCKED
+        if activation.state is not ActivationState.CANCELLED:  # a cancelled one stays cancelled
+            activation.state = ActivationState.LOCKED
         activation.lock_reason = FROZEN_REASON
         activation.frozen_at = now
         activation.tap_method_id = None

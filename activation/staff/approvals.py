@@ -274,8 +274,6 @@ def _run_if_ready(session: Session, deps: Deps, request: DeskRequest, person: Pe
     session.refresh(request)
     request.status, request.finished_at, request.outcome = status, deps.clock.now(), message
     session.commit()
-    if status == DONE:
+    if status == DONE:  # desk_actions.perform has sent the starter's and the manager's notices
         threat_mode.check_burst(session, deps, request.requested_by, context)
-        session.refresh(person)
-        notices.after_desk_action(session, deps, person, request.action)
     return _view(request, person)

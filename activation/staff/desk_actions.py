@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from activation import audit, invites
+from activation import audit, invites, notices
 from activation.deps import Deps
 from activation.errors import ActivationError, StateError
 from activation.graph.errors import GraphError, TokenError
@@ -157,10 +157,16 @@ def perform(session: Session, deps: Deps, member: StaffMember, person_id: int, a
         DeskAction.RESET: _reset, DeskAction.CANCEL: _cancel,
     }
     try:
-        return steps[action](session, deps, member, person, reason, new_invite, context)
+        done = steps[action](session, deps, member, person, reason, new_invite, context)
+    except ActionFailed as failed:
+        if failed.done:
+            notices.after_desk_action(session, deps, person, action.value)
+        raise
     except StaleDataError:
         session.rollback()
         raise ActionRefused("Someone else changed this activation a moment ago. Reload and try again.") from None
+    notices.after_desk_action(session, deps, person, action.value)  # issue 16: starter and manager hear of it
+    return done
 
 
 def _close_codes(session: Session, activation: Activation, now: datetime) -> None:

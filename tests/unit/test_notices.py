@@ -100,3 +100,27 @@ def test_a_bad_link_does_nothing(flow: Flow, spoil: str) -> None:
         notices.freeze(flow.session, flow.deps, token)
     flow.session.expire_all()
     assert person.activation.state is ActivationState.INVITED  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("action", "words"), [(DeskAction.REVOKE_TAP, "revoked"), (DeskAction.CANCEL, "cancelled")])
+def test_every_desk_action_sends_a_notice(flow: Flow, action: DeskAction, words: str) -> None:
+    from activation.staff import desk_actions
+
+    manager(flow)
+    person = locked(flow)
+    desk_actions.perform(flow.session, flow.deps, DANA, person.id, action, "ticket 43")
+    notice = flow.mailer.sent_to("ada@home.example", "account_notice")[-1]
+    assert words in notice.text and "/not-me/" in notice.text
+    assert flow.mailer.sent_to("morgan@contoso.example", "account_notice")
+
+
+def test_freezing_a_cancelled_activation_keeps_it_cancelled(flow: Flow) -> None:
+    from activation.staff import desk_actions
+
+    person = locked(flow)
+    desk_actions.perform(flow.session, flow.deps, DANA, person.id, DeskAction.CANCEL, "offer withdrawn")
+    token = link_token(flow.mailer.sent_to("ada@home.example", "account_notice")[-1].text)
+    notices.freeze(flow.session, flow.deps, token)
+    flow.session.expire_all()
+    assert person.activation.state is ActivationState.CANCELLED  # type: ignore[union-attr]
+    assert flow.graph.user(person.entra_object_id or "").account_enabled is False

@@ -10,6 +10,7 @@ Each failure is a plain reason for the desk; the starter sees a calm "the desk w
 from __future__ import annotations
 
 from activation.config import PolicySettings
+from activation.errors import ConfigurationError
 from activation.graph.auth_methods import PASSWORD_METHOD, TAP
 from activation.graph.protocol import GraphClient
 
@@ -34,3 +35,18 @@ def why_not_issue(graph: GraphClient, user_id: str, policy: PolicySettings) -> s
     if others:
         return f"the user already has sign-in methods registered ({', '.join(others)}): help them use those"
     return None
+
+
+def policy_summary(graph: GraphClient, policy: PolicySettings) -> str:
+    """For `activation check`: the tenant's TAP policy allows what the portal asks for, else a fix."""
+    tap_policy = graph.tap_policy()
+    if not tap_policy.enabled:
+        raise ConfigurationError("the Temporary Access Pass method is disabled in the authentication methods policy: "
+                                 "enable it for the starters' group (Entra admin center > Authentication methods)")
+    low, high = tap_policy.minimum_lifetime_minutes, tap_policy.maximum_lifetime_minutes
+    if not low <= policy.tap_lifetime_minutes <= high:
+        raise ConfigurationError(f"policy.tap_lifetime_minutes {policy.tap_lifetime_minutes} is outside the tenant's "
+                                 f"TAP range {low}-{high}: change one of them")
+    scope = "all users" if "all_users" in tap_policy.include_group_ids else (
+        f"{len(tap_policy.include_group_ids)} group(s)")
+    return f"TAP enabled for {scope}, lifetime {policy.tap_lifetime_minutes} min within {low}-{high}"

@@ -188,6 +188,19 @@ def waiting_for_desk(session: Session, deps: Deps, member: StaffMember,
     return [_view(request, person) for request, person in rows]
 
 
+def waiting_for_person(session: Session, deps: Deps, member: StaffMember, person_id: int,
+                       context: audit.RequestContext = audit.NO_REQUEST) -> list[RequestView]:
+    """This person's pending requests, for the desk's person page."""
+    access.require_desk(session, deps, member, "desk.requests", context)
+    rows = session.execute(
+        select(DeskRequest, Person).join(Person, Person.id == DeskRequest.person_id)
+        .where(DeskRequest.person_id == person_id, DeskRequest.status == PENDING,
+               DeskRequest.expires_at > deps.clock.now())
+        .order_by(DeskRequest.requested_at.desc(), DeskRequest.id.desc()).limit(MAX_LISTED)
+    ).all()
+    return [_view(request, person) for request, person in rows]
+
+
 # -- internals ------------------------------------------------------------------------------------------
 
 

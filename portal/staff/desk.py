@@ -56,7 +56,8 @@ def search_page() -> tuple[str, int]:
 @signed_in
 def person(person_id: int) -> str:
     page = timeline.person_page(db(), runtime().deps(), require_staff(), person_id, request_context())
-    return render_template("staff/desk/person.html", page=page, actions=ACTION_PAGES)
+    return render_template("staff/desk/person.html", page=page, actions=ACTION_PAGES,
+                           guard=guard_rails.person_extras(person_id))
 
 
 @bp.get("/people/<int:person_id>/<name>")

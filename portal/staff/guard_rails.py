@@ -95,6 +95,12 @@ def dashboard_extras() -> dict[str, object]:
             "funnel": desk_funnel.funnel(db(), deps, member, request_context())}
 
 
+def person_extras(person_id: int) -> dict[str, object]:
+    """What the desk's person page shows besides issue 13's page: requests waiting for this person."""
+    return {"waiting": approvals.waiting_for_person(db(), runtime().deps(), require_staff(), person_id,
+                                                    request_context())}
+
+
 @desk_bp.get("/requests/<int:request_id>")
 @signed_in
 def request_page(request_id: int) -> str:

@@ -121,3 +121,20 @@ def test_the_readiness_page_lists_tomorrows_starters_who_will_get_stuck(world: S
     page = client.get("/staff/desk/readiness").get_data(as_text=True)
     assert "Grace Hopper (E1)" in page and "no personal email from HR" in page and "Alan Turing" not in page
     assert world.sign_in(world.staff("Morgan Manager")).get("/staff/desk/readiness").status_code == 403
+
+
+def test_the_person_page_shows_waiting_requests_and_a_freeze(world: StaffWorld) -> None:
+    person = world.person("E1", state=ActivationState.LOCKED, hr_privileged=True)
+    client = world.sign_in(world.staff("Dana Desk", desk=True))
+    waiting = world.post(client, f"/staff/desk/people/{person}/unlock",
+                         data={"reason": "ticket 10", "invite": "keep", "method": "id_check", "reference": "IDV-10"})
+    page = client.get(f"/staff/desk/people/{person}").get_data(as_text=True)
+    assert "waiting for a second agent" in page
+    request_url = waiting.headers["Location"]
+    world.post(world.sign_in(world.staff("Sam Second", desk=True)), request_url, f"{request_url}/approve")
+    notice = world.mailer.sent_to("grace@home.example", "account_notice")[-1].text
+    path = re.search(r"http://localhost(/not-me/\S+)", notice).group(1)  # type: ignore[union-attr]
+    anonymous = world.app.test_client()
+    anonymous.post(path, data={"csrf_token": csrf_token(anonymous.get(path).get_data(as_text=True))})
+    page = client.get(f"/staff/desk/people/{person}").get_data(as_text=True)
+    assert "Frozen on" in page and "waiting for" not in page

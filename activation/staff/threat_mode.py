@@ -99,3 +99,9 @@ def check_burst(session: Session, deps: Deps, agent_oid: str,
                context=context, details={"actions_last_hour": count, "limit": limit})
     session.commit()
     return True
+
+
+def burst_alerts(session: Session) -> int:
+    """How many burst alerts were raised: the counter the metrics endpoint exposes (issue 10's /metrics)."""
+    return int(session.scalar(select(func.count()).select_from(AuditEvent)
+                              .where(AuditEvent.action == "desk.burst_alert")) or 0)

@@ -220,3 +220,31 @@ def test_a_burst_of_actions_by_one_agent_raises_an_alert(flow: Flow, caplog: pyt
     alerts = events(flow, "desk.burst_alert")
     assert len(alerts) == 1 and alerts[0].details == {"actions_last_hour": 3, "limit": 2}
     assert "desk burst alert" in caplog.text
+
+
+def test_manager_approval_and_a_second_agent_are_both_needed_for_a_privileged_person(flow: Flow) -> None:
+    manager(flow)
+    person = locked(flow, hr_privileged=True)
+    waiting = unlock(flow, DANA, person, method="manager")
+    assert waiting.waiting_for == ("the manager", "a second agent")
+    assert approvals.approve_as_manager(flow.session, flow.deps, MORGAN, waiting.id).waiting_for == ("a second agent",)
+    assert state(flow, person) is ActivationState.LOCKED
+    assert approvals.approve_as_second_agent(flow.session, flow.deps, SAM, waiting.id).status == approvals.DONE
+    assert state(flow, person) is ActivationState.INVITED
+
+
+def test_a_request_runs_once_however_many_approve(flow: Flow) -> None:
+    person = locked(flow, hr_privileged=True)
+    waiting = unlock(flow, DANA, person, method="id_check", reference="IDV-1")
+    approvals.approve_as_second_agent(flow.session, flow.deps, SAM, waiting.id)
+    with pytest.raises(approvals.RequestRefused):
+        approvals.approve_as_second_agent(flow.session, flow.deps, LEAD, waiting.id)
+    done = [e for e in events(flow, "desk.unlock") if e.outcome == "success"]
+    assert len(done) == 1 and done[0].actor_id == DANA.oid  # the action is the requesting agent's
+
+
+def test_burst_alerts_are_counted_for_the_metrics(flow: Flow) -> None:
+    assert threat_mode.burst_alerts(flow.session) == 0
+    for number in range(3):
+        unlock(flow, DANA, locked(flow, f"E20{number}"), method="id_check", reference=f"IDV-{number}")
+    assert threat_mode.burst_alerts(flow.session) == 1

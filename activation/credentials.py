@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from activation import audit
 from activation.config import PolicySettings
 from activation.deps import Deps
-from activation.graph.auth_methods import STRONG_KINDS
+from activation.graph.auth_methods import STRONG_KINDS, TAP
 from activation.graph.errors import GraphError, NotFound, TokenError
 from activation.mail.message import MailDeliveryError
 from activation.models import Activation, Person
@@ -82,6 +82,8 @@ def check_one(session: Session, deps: Deps, activation: Activation, report: Watc
         report.failed.append((person.employee_id, type(exc).__name__))
         session.commit()
         return None
+    if activation.tap_used_at is None and any(m.kind == TAP and m.used_up for m in methods):
+        activation.tap_used_at = now  # signed in with the pass; no credential yet
     strong = sorted((m for m in methods if m.kind in STRONG_KINDS), key=lambda m: (m.created_at is None, m.created_at))
     if not strong:
         session.commit()

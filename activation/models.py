@@ -146,6 +146,7 @@ class Activation(Base):
     credential_at: Mapped[datetime | None]
     credential_checks: Mapped[int] = mapped_column(default=0, server_default="0")  # polls so far (backoff)
     credential_next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    tap_used_at: Mapped[datetime | None]  # first seen used up by the credential watcher
     frozen_at: Mapped[datetime | None]  # the starter said "this wasn't me"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -32,6 +32,12 @@ class AuthenticationMethod:
     id: str
     odata_type: str
     created_at: datetime | None
+    usability_reason: str | None = None  # TAP only: "OneTimeUsed", "Expired", "EnabledByPolicy" ...
+
+    @property
+    def used_up(self) -> bool:
+        """A one-time TAP that has been used to sign in."""
+        return self.usability_reason == "OneTimeUsed"
 
     @property
     def kind(self) -> str:
@@ -78,8 +84,10 @@ def _created(value: Any) -> datetime | None:
 
 
 def method_from_json(data: Mapping[str, Any]) -> AuthenticationMethod:
+    reason = data.get("methodUsabilityReason")
     return AuthenticationMethod(id=str(data.get("id") or ""), odata_type=str(data.get("@odata.type") or ""),
-                                created_at=_created(data.get("createdDateTime")))
+                                created_at=_created(data.get("createdDateTime")),
+                                usability_reason=reason if isinstance(reason, str) else None)
 
 
 def directory_object_from_json(data: Mapping[str, Any]) -> DirectoryObject:

@@ -52,6 +52,7 @@ class _User:
     tap: TemporaryAccessPass | None = None
     methods: list[AuthenticationMethod] = field(default_factory=list)  # besides the TAP and the password
     memberships: list[DirectoryObject] = field(default_factory=list)
+    tap_used: bool = False
 
 
 @dataclass
@@ -120,6 +121,12 @@ class FakeGraph:
         method = AuthenticationMethod(str(uuid.uuid4()), odata, self.clock.now())
         self._record(user_id).methods.append(method)
         return method
+
+    def sign_in_with_tap(self, user_id: str) -> None:
+        """The user signs in with their TAP (a one-time pass is then used up)."""
+        record = self._record(user_id)
+        if record.tap is not None and record.tap.is_usable_once:
+            record.tap_used = True
 
     def add_membership(self, user_id: str, object_id: str, *, role: bool = False, name: str | None = None) -> None:
         self._record(user_id).memberships.append(DirectoryObject(object_id, DIRECTORY_ROLE if role else GROUP, name))
@@ -204,6 +211,7 @@ class FakeGraph:
             is_usable=True,
         )
         record.tap = replace(tap, value=None)  # one per user: the new one replaces the old
+        record.tap_used = False
         return tap
 
     def list_taps(self, user_id: str) -> list[TemporaryAccessPass]:
@@ -242,7 +250,8 @@ class FakeGraph:
                                        "#microsoft.graph.passwordAuthenticationMethod", None)]
         if record.tap is not None:
             tap_type = "#microsoft.graph.temporaryAccessPassAuthenticationMethod"
-            listed.append(AuthenticationMethod(record.tap.id, tap_type, record.tap.created_at))
+            reason = "OneTimeUsed" if record.tap_used else "EnabledByPolicy"
+            listed.append(AuthenticationMethod(record.tap.id, tap_type, record.tap.created_at, reason))
         return listed + list(record.methods)
 
     def member_of(self, user_id: str) -> list[DirectoryObject]:

@@ -33,7 +33,7 @@ class NoCredential:
     person_id: int
     employee_id: str
     name: str
-    words: str  # "TAP unused, 1 h 20 min left" / "no credential yet, no live pass ..."
+    words: str  # "TAP unused, 1 h 20 min left" / "no credential yet: signed in with the TAP, 40 min left"
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,9 @@ class Funnel:
 def _left(delta: timedelta) -> str:
     minutes = max(0, int(delta.total_seconds() // 60))
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
 
 
 def funnel(session: Session, deps: Deps, member: StaffMember,
@@ -111,9 +113,13 @@ def _waiting(session: Session, now: datetime, tap_people: set[int]) -> list[NoCr
     waiting = []
     for person, activation in rows:
         expires = activation.tap_expires_at
-        if expires is not None and expires > now:
-            words = f"TAP unused, {_left(expires - now)} left"
+        live = expires is not None and expires > now
+        if activation.tap_used_at is not None:
+            words = "no credential yet: signed in with the TAP" + (f", {_left(expires - now)} left" if live
+                                                                  else ", the pass has expired")
+        elif live:
+            words = f"TAP unused, {_left(expires - now)} left"  # type: ignore[operator]
         else:
-            words = "no credential yet, no live pass (expired or revoked)"
+            words = "no credential yet: the TAP was never used and has expired or was revoked"
         waiting.append(NoCredential(person.id, person.employee_id, person.display_name, words))
     return waiting

@@ -72,6 +72,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('frozen_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('credential_checks', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('credential_next_check_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('tap_used_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_activation_credential_next_check_at'), ['credential_next_check_at'],
                               unique=False)
 
@@ -88,6 +89,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('activation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_activation_credential_next_check_at'))
+        batch_op.drop_column('tap_used_at')
         batch_op.drop_column('credential_next_check_at')
         batch_op.drop_column('credential_checks')
         batch_op.drop_column('frozen_at')

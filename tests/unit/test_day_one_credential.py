@@ -222,3 +222,12 @@ def test_activation_rows_carry_no_tap(flow: Flow) -> None:
     activated(flow)
     row = flow.session.scalars(select(Activation)).one()
     assert row.tap_method_id and not hasattr(row, "tap")
+
+
+def test_the_desk_tells_an_unused_pass_from_a_used_one_without_a_credential(flow: Flow) -> None:
+    unused, used = activated(flow, "E1"), activated(flow, "E2")
+    flow.graph.sign_in_with_tap(used.entra_object_id or "")
+    credentials.watch_due(flow.session, flow.deps)
+    words = {w.employee_id: w.words for w in funnel.compute(flow.session, flow.clock.now()).waiting}
+    assert words == {"E1": "TAP unused, 2 h left", "E2": "no credential yet: signed in with the TAP, 2 h left"}
+    assert unused.id != used.id

@@ -117,7 +117,7 @@ def _print_welcome(ctx: Context, base: str, security_info_url: str) -> None:
                   "and the code arrives here too.")
     table.add_row(f"{base}/staff/",
                   "Staff sign-in through the emulator. Pick Morgan Manager (manager of the joiners) or "
-                  "Dana Desk (service desk).")
+                  "Dana Desk (service desk); Sam Second approves as the second agent, Lee Lead switches threat mode.")
     table.add_row(f"{base}/", "The starter landing page (lost link form).")
     table.add_row(security_info_url, "After the pass: the emulator's My Security Info. Sign in with the "
                   "Temporary Access Pass and add a passkey; the desk's funnel then shows the credential.")

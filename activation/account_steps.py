@@ -15,7 +15,7 @@ from typing import NoReturn
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from activation import audit
+from activation import audit, notices, tap_checks
 from activation.codes import verified_in_this_browser
 from activation.deps import Deps
 from activation.errors import ActivationError
@@ -140,6 +140,13 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
                 context: audit.RequestContext) -> IssuedPass:
     policy = deps.settings.policy
     activation, person = opened.activation, opened.person
+    try:  # issue 16: scope, lifetime, no other methods, no admin role (activation/tap_checks.py)
+        refused = tap_checks.why_not_issue(deps.graph, user_id, policy)
+    except (GraphError, TokenError) as exc:
+        _step_failed(session, deps, activation, person, starter, context, "check before the pass", exc, retryable=True)
+    if refused:
+        _step_failed(session, deps, activation, person, starter, context, "check before the pass", refused,
+                     retryable=False, reason=refused)
     try:
         tap = deps.graph.create_tap(user_id, policy.tap_lifetime_minutes, policy.tap_usable_once)
     except (GraphError, TokenError) as exc:
@@ -161,6 +168,7 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
     session.commit()
     if policy.manager_notification:
         notify_manager(session, deps, person)
+    notices.after_activation(session, deps, person)  # issue 16: "this wasn't me" notice to starter and manager
     return IssuedPass(
         user_principal_name=person.upn or "",
         lifetime_minutes=tap.lifetime_minutes or policy.tap_lifetime_minutes,

@@ -16,3 +16,8 @@ def register(root: click.Group) -> None:
     for command in (check, db, demo, emulator, invites_group, provision, reconcile_command, api_key_group):
         if command.name not in root.commands:
             root.add_command(command)
+    from activation.cli_credentials import credentials_group, readiness_command
+
+    for command in (credentials_group, readiness_command):
+        if command.name not in root.commands:
+            root.add_command(command)

@@ -54,6 +54,7 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
     console.print("[bold]Starting the Entra ID + Graph emulator[/bold] (HTTPS, local)...")
     emulator = start_emulator(demo_dir / "emulator", 0, processing_delay=0.5)
     portal: subprocess.Popen[bytes] | None = None
+    watcher: subprocess.Popen[bytes] | None = None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -67,13 +68,16 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
             ctx.errors.print(f"The portal did not become ready within {READY_TIMEOUT_SECONDS} s; see the log above.")
             sys.exit(EXIT_FAILED)
         _seed(ctx, runtime, emulator.info, config_dir / "demo" / "hr.csv", demo_dir)
-        _print_welcome(ctx, base)
+        watcher = _start_credential_watcher()  # issue 14's job queue takes this over once merged
+        _print_welcome(ctx, base, runtime.settings.portal.my_security_info_url)
         while not stop.is_set() and portal.poll() is None:
             stop.wait(0.5)
     finally:
         console.print("Stopping the demo...")
         if portal is not None:
             _stop(portal)
+        if watcher is not None:
+            _stop(watcher)
         emulator.stop()
 
 
@@ -106,18 +110,25 @@ def _mark_synced_from_ad(info) -> None:  # type: ignore[no-untyped-def]
     response.raise_for_status()
 
 
-def _print_welcome(ctx: Context, base: str) -> None:
+def _print_welcome(ctx: Context, base: str, security_info_url: str) -> None:
     table = Table("open", "what you will see", title="The demo is running", show_lines=True)
     table.add_row(f"{base}/_demo/mailbox/",
                   "Every new starter's personal inbox. Open an invite, follow its link, ask for a code, "
                   "and the code arrives here too.")
     table.add_row(f"{base}/staff/",
                   "Staff sign-in through the emulator. Pick Morgan Manager (manager of the joiners) or "
-                  "Dana Desk (service desk).")
+                  "Dana Desk (service desk); Sam Second approves as the second agent, Lee Lead switches threat mode.")
     table.add_row(f"{base}/", "The starter landing page (lost link form).")
+    table.add_row(security_info_url, "After the pass: the emulator's My Security Info. Sign in with the "
+                  "Temporary Access Pass and add a passkey; the desk's funnel then shows the credential.")
     ctx.console.print(table)
     ctx.console.print("Try: Amara Okafor starts today; Grace Synced is mastered in on-premises AD (ends at the "
                       "desk); Mateo starts tomorrow (window not open yet). Press Ctrl-C to stop.")
+
+
+def _start_credential_watcher() -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "activation.cli", "credentials", "watch", "--keep-running", "--interval", "2"]
+    return subprocess.Popen(command, env=dict(os.environ, ACTIVATION_ENV="demo"))  # noqa: S603 - our own module
 
 
 def _start_portal(host: str, port: int) -> subprocess.Popen[bytes]:

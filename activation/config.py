@@ -10,6 +10,7 @@ import dataclasses
 import os
 import secrets
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,12 +115,26 @@ class PolicySettings:
     upload_rate_period_seconds: float = 5.0
     default_time_zone: str = "UTC"
     manager_notification: bool = True
+    credential_check_first_seconds: int = 60  # issue 16: first look for a passkey/Authenticator after the TAP
+    credential_check_max_seconds: int = 900  # backoff ceiling between looks
 
 
 @dataclass(frozen=True)
 class StaffSettings:
     idle_timeout_minutes: int = 30
     absolute_timeout_hours: int = 8
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    """The service desk's guard rails (issue 16): caller verification, two people, threat mode, notices."""
+
+    verification_methods: tuple[str, ...] = ("callback", "manager", "id_check")
+    privileged_groups: tuple[str, ...] = ()  # Entra group object ids whose members need a second agent
+    privileged_job_titles: tuple[str, ...] = ()  # HR job titles (case-insensitive) that need a second agent
+    burst_actions_per_hour: int = 10  # alert when one agent performs more account-handing actions than this
+    request_lifetime_hours: int = 24  # a pending request (second agent, manager) lapses after this
+    notice_link_days: int = 7  # how long the "this wasn't me" link works
 
 
 @dataclass(frozen=True)
@@ -136,6 +151,7 @@ class Settings:
     policy: PolicySettings = field(default_factory=PolicySettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    desk: DeskSettings = field(default_factory=DeskSettings)
 
     @property
     def is_production(self) -> bool:
@@ -201,6 +217,7 @@ CHOICES: dict[tuple[str | None, str], tuple[str, ...]] = {
     ("mail", "backend"): ("outbox", "smtp", "graph"),
     ("mail", "smtp_security"): ("starttls", "ssl", "none"),
 }
+VERIFICATION_METHODS = ("callback", "manager", "id_check")
 
 
 def load_settings(
@@ -258,6 +275,10 @@ def validate(settings: Settings) -> None:
         )
     if not 0 < policy.mass_change_share <= 1:
         raise ConfigurationError("policy.mass_change_share must be a fraction between 0 and 1, e.g. 0.10.")
+    if not 1 <= policy.credential_check_first_seconds <= policy.credential_check_max_seconds:
+        raise ConfigurationError(
+            "policy.credential_check_first_seconds must be at least 1 and at most credential_check_max_seconds."
+        )
     if policy.upload_rate_calls < 1 or policy.upload_rate_period_seconds <= 0:
         raise ConfigurationError("policy.upload_rate_calls and upload_rate_period_seconds must be positive.")
     for zone_field in ("default_time_zone",):
@@ -273,6 +294,14 @@ def validate(settings: Settings) -> None:
             f"ACTIVATION_PUBLIC_URL {settings.portal.public_url!r} must be an absolute http(s) URL, "
             "e.g. https://activate.contoso.com."
         )
+    unknown = sorted(set(settings.desk.verification_methods) - set(VERIFICATION_METHODS))
+    if unknown or not settings.desk.verification_methods:
+        raise ConfigurationError(
+            f"desk.verification_methods {list(settings.desk.verification_methods)!r} must be a non-empty list "
+            f"drawn from {', '.join(VERIFICATION_METHODS)}."
+        )
+    if settings.desk.burst_actions_per_hour < 1 or settings.desk.notice_link_days < 1:
+        raise ConfigurationError("desk.burst_actions_per_hour and desk.notice_link_days must be at least 1.")
     if settings.is_strict:
         validate_strict(settings)
 
@@ -319,6 +348,11 @@ def _field_types(section: str | None) -> dict[str, Any]:
 
 def _check_type(section: str | None, key: str, value: Any, where: str) -> Any:
     expected = _field_types(section)[key]
+    if typing.get_origin(expected) is tuple:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigurationError(f"{where}: expected a list of strings, got {value!r}.")
+        value = tuple(value)
+        expected = tuple
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):

@@ -36,6 +36,9 @@ DEMO_DEFAULTS = {
 def render_demo_toml(wiring: EmulatorWiring, public_url: str, database_url: str | None = None) -> str:
     tables: dict[str, dict[str, object]] = {name: dict(values) for name, values in DEMO_DEFAULTS.items()}
     tables["portal"]["public_url"] = public_url
+    # issue 16: day one ends at the emulator's My Security Info; the demo's watcher looks every few seconds.
+    tables["portal"]["my_security_info_url"] = f"{wiring.base_url.rstrip('/')}/mysecurityinfo"
+    tables["policy"] = {"credential_check_first_seconds": 3, "credential_check_max_seconds": 10}
     if database_url:
         tables["database"]["url"] = database_url
     tables["microsoft"] = {

@@ -115,6 +115,7 @@ class Person(Base):
     account_enabled: Mapped[bool | None]
     provisioning_error: Mapped[str | None] = mapped_column(Text)
     offboarding_issue: Mapped[str | None] = mapped_column(Text)  # a leaver's Graph clean-up still to retry
+    hr_privileged: Mapped[bool | None]  # HR flags this person as privileged: desk actions need two agents
     last_payload_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -141,6 +142,12 @@ class Activation(Base):
     tap_method_id: Mapped[str | None] = mapped_column(String(64))
     tap_expires_at: Mapped[datetime | None]
     step_lease_until: Mapped[datetime | None]
+    credential_type: Mapped[str | None] = mapped_column(String(32))  # passkey / authenticator, once seen
+    credential_at: Mapped[datetime | None]
+    credential_checks: Mapped[int] = mapped_column(default=0, server_default="0")  # polls so far (backoff)
+    credential_next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    tap_used_at: Mapped[datetime | None]  # first seen used up by the credential watcher
+    frozen_at: Mapped[datetime | None]  # the starter said "this wasn't me"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -281,3 +288,59 @@ class StaffSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DeskRequest(Base):
+    """A desk action that can hand over an account, with the caller's verification and approvals.
+
+    It runs once every condition holds (verification done, second agent, manager approval); until then
+    it waits here as `pending`. Nothing secret is stored: the verification is a method and a reference.
+    """
+
+    __tablename__ = "desk_request"
+    __table_args__ = (Index("ix_desk_request_status_person", "status", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    new_invite: Mapped[bool] = mapped_column(default=False)
+    requested_by: Mapped[str] = mapped_column(String(64))  # staff oid
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    method: Mapped[str] = mapped_column(String(16))  # callback / manager / id_check
+    reference: Mapped[str | None] = mapped_column(String(128))  # the ID check's reference, a ticket
+    verified_at: Mapped[datetime | None]  # callback made / ID check recorded / manager approved
+    verified_by: Mapped[str | None] = mapped_column(String(64))  # agent oid, or the manager's oid
+    needs_second_agent: Mapped[bool] = mapped_column(default=False)
+    second_reason: Mapped[str | None] = mapped_column(String(128))  # why: privileged, threat mode
+    second_agent: Mapped[str | None] = mapped_column(String(64))
+    second_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/done/declined/failed/expired
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class DeskFlag(Base):
+    """Desk-wide switches shared by every worker (threat mode)."""
+
+    __tablename__ = "desk_flag"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=False)
+    changed_by: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class StarterNotice(Base):
+    """One "this happened to your account" notice; its random id is signed into a "this wasn't me" link."""
+
+    __tablename__ = "starter_notice"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -28,8 +28,15 @@ def requirements(settings: Settings) -> list[Requirement]:
     needed = [
         Requirement("look starters up", frozenset({"User.Read.All", "Directory.Read.All"}) | WRITE_USERS),
         Requirement("enable accounts", frozenset({"User.EnableDisableAccount.All"}) | WRITE_USERS),
-        Requirement("issue and revoke Temporary Access Passes", frozenset({"UserAuthenticationMethod.ReadWrite.All"})),
+        # The TAP-only permission suffices for TAPs; the broad one also covers every other method.
+        Requirement("issue and revoke Temporary Access Passes",
+                    frozenset({"UserAuthMethod-TAP.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All"})),
         Requirement("revoke leavers' sessions", frozenset({"User.RevokeSessions.All"}) | WRITE_USERS),
+        # issue 16: day one ends with a credential; pre-TAP checks read the methods policy.
+        Requirement("watch for the first passkey or Authenticator",
+                    frozenset({"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"})),
+        Requirement("read the Temporary Access Pass policy before issuing a pass",
+                    frozenset({"Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"})),
     ]
     if settings.microsoft.provisioning_job_id:
         needed += [

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from activation import permissions
+from activation import permissions, tap_checks
 from activation.db import ping
 from activation.errors import ActivationError, ConfigurationError
 from activation.graph.errors import GraphError, TokenError
@@ -34,8 +34,10 @@ def run_checks(runtime: Runtime) -> list[CheckResult]:
     if token.ok:
         results.append(_check("permissions", lambda: _permissions(runtime)))
         results.append(_check("graph", lambda: _graph_read(runtime)))
+        results.append(_check("tap policy", lambda: tap_checks.policy_summary(runtime.graph,  # issue 16
+                                                                               runtime.settings.policy)))
     else:
-        results += [CheckResult(name, False, "skipped: no token") for name in ("permissions", "graph")]
+        results += [CheckResult(name, False, "skipped: no token") for name in ("permissions", "graph", "tap policy")]
     return results
 
 

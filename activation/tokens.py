@@ -10,7 +10,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from activation.errors import ActivationError
 
-PURPOSES = ("invite",)
+PURPOSES = ("invite", "wasnt-me")  # wasnt-me: the "this wasn't me" link in notices (issue 16)
 MAX_TOKEN_LENGTH = 512
 
 

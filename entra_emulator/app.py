@@ -10,7 +10,7 @@ import uuid
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from . import control, faults, graph_provisioning, graph_users, identity
+from . import control, faults, graph_provisioning, graph_users, identity, security_info
 from .context import EXTENSION_KEY, EmulatorContext
 from .graph_errors import GraphError, graph_error
 
@@ -27,11 +27,16 @@ def create_app(context: EmulatorContext) -> Flask:
 
     app.register_blueprint(identity.bp)
     app.register_blueprint(control.bp, url_prefix="/_emulator")
+    app.register_blueprint(security_info.control_bp, url_prefix="/_emulator")
+    app.register_blueprint(security_info.page_bp)
     for version in ("v1.0", "beta"):
         suffix = "" if version == "v1.0" else "_beta"
         app.register_blueprint(graph_users.bp, url_prefix=f"/{version}", name=f"graph_users{suffix}")
         app.register_blueprint(
             graph_provisioning.bp, url_prefix=f"/{version}", name=f"graph_provisioning{suffix}"
+        )
+        app.register_blueprint(
+            security_info.graph_bp, url_prefix=f"/{version}", name=f"graph_security_info{suffix}"
         )
 
     @app.before_request
@@ -39,7 +44,7 @@ def create_app(context: EmulatorContext) -> Flask:
         g.started = time.time()
         g.request_id = str(uuid.uuid4())
         g.client_request_id = request.headers.get("client-request-id") or g.request_id
-        if request.path.startswith("/_emulator"):
+        if request.path.startswith(("/_emulator", "/mysecurityinfo")):
             return None
         fault = faults.take(context.store, request.method, request.path)
         if fault is not None:

@@ -19,6 +19,7 @@ DEFAULT_GRANTED: tuple[str, ...] = (
     "UserAuthenticationMethod.ReadWrite.All",
     "User-PasswordProfile.ReadWrite.All",
     "Mail.Send",
+    "Policy.Read.All",  # issue 16: read the TAP policy's scope before issuing a pass
 )
 
 READ_USERS = frozenset({"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"})
@@ -31,9 +32,14 @@ RULES: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("GET", "/auditLogs/provisioning", frozenset({"AuditLog.Read.All"})),
     ("POST", "/users/*/revokeSignInSessions", frozenset({"User.RevokeSessions.All"}) | WRITE_USERS),
     ("GET", "/users/*/authentication/temporaryAccessPassMethods*",
-     frozenset({"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"})),
+     frozenset({"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All",
+                "UserAuthMethod-TAP.Read.All", "UserAuthMethod-TAP.ReadWrite.All"})),
     ("*", "/users/*/authentication/temporaryAccessPassMethods*",
-     frozenset({"UserAuthenticationMethod.ReadWrite.All"})),
+     frozenset({"UserAuthenticationMethod.ReadWrite.All", "UserAuthMethod-TAP.ReadWrite.All"})),
+    ("GET", "/users/*/authentication/methods*",
+     frozenset({"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"})),
+    ("GET", "/policies/authenticationMethodsPolicy*",
+     frozenset({"Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"})),
     ("POST", "/users/*/sendMail", frozenset({"Mail.Send"})),
     ("GET", "/users*", READ_USERS),
 )

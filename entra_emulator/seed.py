@@ -37,6 +37,26 @@ DEMO_STAFF: tuple[dict, ...] = (
         "department": "IT",
         "roles": ["ServiceDesk"],
     },
+    {  # issue 16: a second desk agent (two-person rule) and a desk lead (threat mode)
+        "displayName": "Sam Second",
+        "givenName": "Sam",
+        "surname": "Second",
+        "employeeId": "SD002",
+        "userPrincipalName": "sam.second@contoso.example",
+        "jobTitle": "Service Desk Agent",
+        "department": "IT",
+        "roles": ["ServiceDesk"],
+    },
+    {
+        "displayName": "Lee Lead",
+        "givenName": "Lee",
+        "surname": "Lead",
+        "employeeId": "SD003",
+        "userPrincipalName": "lee.lead@contoso.example",
+        "jobTitle": "Service Desk Lead",
+        "department": "IT",
+        "roles": ["ServiceDesk", "DeskLead"],
+    },
 )
 
 TENANT_DOMAIN = "contoso.example"

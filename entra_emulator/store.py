@@ -91,7 +91,10 @@ class Store:
         self.mail: list[dict] = []
         self.policy: dict = dict(DEFAULT_POLICY)
         self.app_permissions: list[str] = list(DEFAULT_GRANTED)
+        self.auth_methods: dict[str, list[dict]] = {}  # user id -> registered passkeys / Authenticator
+        self.tap_targets: dict = {}  # TAP policy state / include / exclude targets (security_info.py)
         # runtime only (never persisted)
+        self.security_info_tickets: dict[str, tuple[str, float]] = {}  # My Security Info sign-ins
         self.tap_hashes: dict[str, tuple[bytes, bytes]] = {}  # method id -> (salt, sha256)
         self.faults: list[dict] = []
         self.requests: collections.deque[dict] = collections.deque(maxlen=MAX_RECORDED_REQUESTS)
@@ -111,6 +114,8 @@ class Store:
                 self.mail = data.get("mail", [])
                 self.policy = {**DEFAULT_POLICY, **data.get("policy", {})}
                 self.app_permissions = list(data.get("appPermissions", DEFAULT_GRANTED))
+                self.auth_methods = data.get("authMethods", {})
+                self.tap_targets = data.get("tapTargets", {})
             self.ensure_seeded()
 
     def ensure_seeded(self) -> None:
@@ -130,6 +135,8 @@ class Store:
                 "mail": self.mail,
                 "policy": self.policy,
                 "appPermissions": self.app_permissions,
+                "authMethods": self.auth_methods,
+                "tapTargets": self.tap_targets,
             }
 
     def save(self) -> None:
@@ -216,6 +223,11 @@ class Store:
             self.mail.clear()
             self.policy = dict(DEFAULT_POLICY)
             self.app_permissions = list(DEFAULT_GRANTED)
+            self.auth_methods.clear()
+            self.tap_targets = {}
+            self.security_info_tickets.clear()
+            for user in self.users.values():
+                user.pop("memberOf", None)
             self.faults.clear()
             self.requests.clear()
             self.auth_codes.clear()

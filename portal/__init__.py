@@ -50,6 +50,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.register_blueprint(health.bp)
     metrics.init_app(app)
     app.register_blueprint(starter.bp)
+    from portal import wasnt_me  # issue 16: the "this wasn't me" link from notices
+
+    app.register_blueprint(wasnt_me.bp)
     app.register_blueprint(api.bp)
     staff.init_app(app)
     if settings.env == "demo" and settings.mail.backend == "outbox":

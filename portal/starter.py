@@ -6,6 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from activation import account_steps, codes, invites, lost_link, password_step
+from activation.staff import threat_mode
 from activation.window import format_local
 from portal.browser import browser_id
 from portal.extensions import db, request_context, runtime
@@ -45,6 +46,8 @@ def request_lost_link():  # type: ignore[no-untyped-def]
     form = LostLinkForm()
     if not form.validate_on_submit():
         return render_template("starter/home.html", form=form), 400
+    if threat_mode.self_service_paused(db()):  # issue 16: threat mode pauses lost-link requests
+        return render_template("starter/paused.html"), 503
     rt = runtime()
     # The lookup and the email happen after this response, so its timing says nothing about the address.
     lost_link.request_new_link_later(rt.run_later, rt.session_factory, _deps(), form.email.data or "",
@@ -76,6 +79,8 @@ def send_code(token: str):  # type: ignore[no-untyped-def]
         return opened
     if not ButtonForm().validate_on_submit():
         abort(400)
+    if opened.activation.codes_sent and threat_mode.self_service_paused(db()):  # issue 16: resends pause
+        return render_template("starter/paused.html"), 503
     try:
         codes.request_code(db(), _deps(), opened, browser_id(), request_context())
     except codes.OutsideWindow as problem:

@@ -10,6 +10,15 @@ from typing import Any
 
 from activation.clock import Clock, SystemClock
 from activation.graph import bulk_request
+from activation.graph.auth_methods import (
+    AUTHENTICATOR,
+    DIRECTORY_ROLE,
+    GROUP,
+    PASSKEY,
+    AuthenticationMethod,
+    DirectoryObject,
+    TapPolicy,
+)
 from activation.graph.errors import (
     BadRequest,
     GraphError,
@@ -41,6 +50,9 @@ class _User:
     password_set: bool = False
     sessions_revoked: int = 0
     tap: TemporaryAccessPass | None = None
+    methods: list[AuthenticationMethod] = field(default_factory=list)  # besides the TAP and the password
+    memberships: list[DirectoryObject] = field(default_factory=list)
+    tap_used: bool = False
 
 
 @dataclass
@@ -62,6 +74,8 @@ class FakeGraph:
     _users: dict[str, _User] = field(default_factory=dict, repr=False)
     _staged: list[_StagedUpload] = field(default_factory=list, repr=False)
     _failures: dict[str, list[GraphError]] = field(default_factory=dict, repr=False)
+    policy: TapPolicy = field(default_factory=lambda: TapPolicy(True, frozenset({"all_users"}), frozenset(),
+                                                                TAP_MIN_MINUTES, TAP_MAX_MINUTES, False))
 
     # -- test helpers ---------------------------------------------------------------------------
 
@@ -98,6 +112,24 @@ class FakeGraph:
 
     def sessions_revoked(self, user_id: str) -> int:
         return self._record(user_id).sessions_revoked
+
+    def register_method(self, user_id: str, kind: str = PASSKEY) -> AuthenticationMethod:
+        """What My Security Info does when the user adds a passkey or Microsoft Authenticator."""
+        odata = {PASSKEY: "#microsoft.graph.fido2AuthenticationMethod",
+                 AUTHENTICATOR: "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod"}.get(
+            kind, "#microsoft.graph.phoneAuthenticationMethod")
+        method = AuthenticationMethod(str(uuid.uuid4()), odata, self.clock.now())
+        self._record(user_id).methods.append(method)
+        return method
+
+    def sign_in_with_tap(self, user_id: str) -> None:
+        """The user signs in with their TAP (a one-time pass is then used up)."""
+        record = self._record(user_id)
+        if record.tap is not None and record.tap.is_usable_once:
+            record.tap_used = True
+
+    def add_membership(self, user_id: str, object_id: str, *, role: bool = False, name: str | None = None) -> None:
+        self._record(user_id).memberships.append(DirectoryObject(object_id, DIRECTORY_ROLE if role else GROUP, name))
 
     def process_uploads(self) -> list[ProvisioningLogEntry]:
         """Apply staged bulk uploads, as Graph's provisioning service eventually does."""
@@ -179,6 +211,7 @@ class FakeGraph:
             is_usable=True,
         )
         record.tap = replace(tap, value=None)  # one per user: the new one replaces the old
+        record.tap_used = False
         return tap
 
     def list_taps(self, user_id: str) -> list[TemporaryAccessPass]:
@@ -209,6 +242,25 @@ class FakeGraph:
                 code="Request_BadRequest",
             )
         record.password_set = True
+
+    def authentication_methods(self, user_id: str) -> list[AuthenticationMethod]:
+        self._enter("authentication_methods", (user_id,))
+        record = self._record(user_id)
+        listed = [AuthenticationMethod("28c10230-6103-485e-b985-444c60001490",
+                                       "#microsoft.graph.passwordAuthenticationMethod", None)]
+        if record.tap is not None:
+            tap_type = "#microsoft.graph.temporaryAccessPassAuthenticationMethod"
+            reason = "OneTimeUsed" if record.tap_used else "EnabledByPolicy"
+            listed.append(AuthenticationMethod(record.tap.id, tap_type, record.tap.created_at, reason))
+        return listed + list(record.methods)
+
+    def member_of(self, user_id: str) -> list[DirectoryObject]:
+        self._enter("member_of", (user_id,))
+        return list(self._record(user_id).memberships)
+
+    def tap_policy(self) -> TapPolicy:
+        self._enter("tap_policy", ())
+        return self.policy
 
     def send_mail(self, sender: str, message: MailMessage) -> None:
         self._enter("send_mail", (sender, tuple(message.to), message.subject))

@@ -16,6 +16,14 @@ import requests
 from activation.clock import Clock
 from activation.errors import ConfigurationError
 from activation.graph import bulk_request
+from activation.graph.auth_methods import (
+    AuthenticationMethod,
+    DirectoryObject,
+    TapPolicy,
+    directory_object_from_json,
+    method_from_json,
+    tap_policy_from_json,
+)
 from activation.graph.error_mapping import error_from_response
 from activation.graph.errors import AmbiguousUser, GraphError, GraphUnavailable
 from activation.graph.models import (
@@ -157,6 +165,21 @@ class HttpGraphClient:
 
     def delete_tap(self, user_id: str, method_id: str) -> None:
         self._call("DELETE", f"{self._tap_path(user_id)}/{quote(method_id, safe='')}", tap_endpoint=True)
+
+    # -- authentication methods, memberships, TAP policy (issue 16) -----------------------------------
+
+    def authentication_methods(self, user_id: str) -> list[AuthenticationMethod]:
+        path = self._user_path(user_id) + "/authentication/methods"
+        return [method_from_json(item) for item in self._pages(path, {})]
+
+    def member_of(self, user_id: str) -> list[DirectoryObject]:
+        params = {"$select": "id,displayName"}
+        return [directory_object_from_json(item)
+                for item in self._pages(self._user_path(user_id) + "/transitiveMemberOf", params)]
+
+    def tap_policy(self) -> TapPolicy:
+        path = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass"
+        return tap_policy_from_json(self._json(self._call("GET", path)))
 
     # -- mail ---------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from activation.graph.auth_methods import AuthenticationMethod, DirectoryObject, TapPolicy
 from activation.graph.models import (
     BulkUploadResult,
     GraphUser,
@@ -52,3 +53,14 @@ class GraphClient(Protocol):
     def set_password(self, user_id: str, password: str) -> None: ...
 
     def send_mail(self, sender: str, message: MailMessage) -> None: ...
+
+    # -- issue 16: credential watching, pre-TAP checks, privileged people ------------------------
+
+    def authentication_methods(self, user_id: str) -> list[AuthenticationMethod]:
+        """GET /users/{id}/authentication/methods (UserAuthenticationMethod.Read.All)."""
+
+    def member_of(self, user_id: str) -> list[DirectoryObject]:
+        """GET /users/{id}/transitiveMemberOf: groups and directory roles (User.Read.All)."""
+
+    def tap_policy(self) -> TapPolicy:
+        """GET /policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass."""

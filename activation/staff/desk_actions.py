@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from activation import audit, invites
+from activation import audit, invites, notices
 from activation.deps import Deps
 from activation.errors import ActivationError, StateError
 from activation.graph.errors import GraphError, TokenError
@@ -22,6 +22,7 @@ from activation.models import Activation, ActivationState, HrStatus, Invite, Otp
 from activation.staff import access
 from activation.staff.auth import StaffMember
 from activation.staff.status_words import StateInWords, describe, latest_invite
+from activation.staff.verification import Clearance, needs_verification
 from activation.window import reopen_if_closed, zone_for
 
 REASON_MIN_LENGTH = 5
@@ -48,6 +49,10 @@ class ActionRefused(StateError):
     def __init__(self, why: str) -> None:
         super().__init__(why)
         self.why = why
+
+
+class VerificationRequired(ActionRefused):
+    """An account-handing action reached perform() without a cleared request (activation.staff.approvals)."""
 
 
 class InvalidReason(ActivationError):
@@ -124,8 +129,13 @@ def preview(session: Session, deps: Deps, member: StaffMember, person_id: int, a
 
 
 def perform(session: Session, deps: Deps, member: StaffMember, person_id: int, action: DeskAction, reason: str,
-            *, new_invite: bool = False, context: audit.RequestContext = audit.NO_REQUEST) -> ActionDone:
-    """Run one desk action after the role check, the reason check and the state guard. Commits."""
+            *, new_invite: bool = False, context: audit.RequestContext = audit.NO_REQUEST,
+            clearance: Clearance | None = None) -> ActionDone:
+    """Run one desk action after the role check, the reason check and the state guard. Commits.
+
+    Actions that can hand over an account also need the `clearance` that only
+    `activation.staff.approvals` gives, once the caller is verified (and a second agent agreed).
+    """
     audit_action = AUDIT_ACTIONS[action]
     person = access.desk_person(session, deps, member, person_id, audit_action, context)
     reason = check_reason(reason)
@@ -135,15 +145,28 @@ def perform(session: Session, deps: Deps, member: StaffMember, person_id: int, a
                    reason=reason, context=context, details={"refused": refused})
         session.commit()
         raise ActionRefused(refused)
+    if needs_verification(action.value) and (
+        clearance is None or (clearance.person_id, clearance.action) != (person.id, action.value)
+    ):
+        deps.audit(session, action=audit_action, actor=member.actor, person=person, outcome="refused",
+                   reason=reason, context=context, details={"refused": "no verification of the caller"})
+        session.commit()
+        raise VerificationRequired("Verify the caller first: this action can hand over an account.")
     steps: dict[DeskAction, Callable[..., ActionDone]] = {
         DeskAction.UNLOCK: _unlock, DeskAction.RESEND_INVITE: _resend_invite, DeskAction.REVOKE_TAP: _revoke_tap,
         DeskAction.RESET: _reset, DeskAction.CANCEL: _cancel,
     }
     try:
-        return steps[action](session, deps, member, person, reason, new_invite, context)
+        done = steps[action](session, deps, member, person, reason, new_invite, context)
+    except ActionFailed as failed:
+        if failed.done:
+            notices.after_desk_action(session, deps, person, action.value)
+        raise
     except StaleDataError:
         session.rollback()
         raise ActionRefused("Someone else changed this activation a moment ago. Reload and try again.") from None
+    notices.after_desk_action(session, deps, person, action.value)  # issue 16: starter and manager hear of it
+    return done
 
 
 def _close_codes(session: Session, activation: Activation, now: datetime) -> None:

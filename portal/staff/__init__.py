@@ -13,7 +13,7 @@ def _access_denied(error: AccessDenied):  # type: ignore[no-untyped-def]
 
 
 def init_app(app: Flask) -> None:
-    from portal.staff import current, desk, manager, sign_in
+    from portal.staff import current, desk, guard_rails, manager, sign_in
 
     staff = Blueprint("staff", __name__, url_prefix="/staff")
     staff.before_request(current.load_current_staff)
@@ -21,5 +21,7 @@ def init_app(app: Flask) -> None:
     staff.register_blueprint(sign_in.bp)
     staff.register_blueprint(manager.bp)
     staff.register_blueprint(desk.bp)
+    staff.register_blueprint(guard_rails.desk_bp)  # issue 16: desk requests, threat mode
+    staff.register_blueprint(guard_rails.manager_bp)  # issue 16: manager approvals
     app.register_blueprint(staff)
     app.register_error_handler(AccessDenied, _access_denied)

@@ -7,7 +7,9 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from activation.staff import audit_export, desk_actions, search, timeline
 from activation.staff import dashboard as desk_dashboard
 from activation.staff.desk_actions import DeskAction
+from activation.staff.verification import needs_verification
 from portal.extensions import db, request_context, runtime
+from portal.staff import guard_rails
 from portal.staff.current import require_staff, signed_in
 from portal.staff.forms import AuditExportForm, ReasonForm, SearchForm, UnlockForm
 
@@ -37,7 +39,7 @@ def _form(action: DeskAction) -> ReasonForm:
 @signed_in
 def dashboard() -> str:
     board = desk_dashboard.summary(db(), runtime().deps(), require_staff(), request_context())
-    return render_template("staff/desk/dashboard.html", board=board)
+    return render_template("staff/desk/dashboard.html", board=board, guard=guard_rails.dashboard_extras())
 
 
 @bp.get("/search")
@@ -54,21 +56,26 @@ def search_page() -> tuple[str, int]:
 @signed_in
 def person(person_id: int) -> str:
     page = timeline.person_page(db(), runtime().deps(), require_staff(), person_id, request_context())
-    return render_template("staff/desk/person.html", page=page, actions=ACTION_PAGES)
+    return render_template("staff/desk/person.html", page=page, actions=ACTION_PAGES,
+                           guard=guard_rails.person_extras(person_id))
 
 
 @bp.get("/people/<int:person_id>/<name>")
 @signed_in
-def confirm_action(person_id: int, name: str) -> str:
+def confirm_action(person_id: int, name: str) -> str | tuple[str, int]:
     action = _action(name)
+    if needs_verification(action.value):  # issue 16: verify the caller first
+        return guard_rails.verify_page(person_id, action)
     seen = desk_actions.preview(db(), runtime().deps(), require_staff(), person_id, action, request_context())
     return _action_page(action, seen, _form(action))
 
 
 @bp.post("/people/<int:person_id>/<name>")
 @signed_in
-def perform_action(person_id: int, name: str) -> tuple[str, int]:
+def perform_action(person_id: int, name: str) -> tuple[str, int] | Response:
     action = _action(name)
+    if needs_verification(action.value):  # issue 16: verified caller, second agent, manager approval
+        return guard_rails.submit_verified(person_id, action)
     form = _form(action)
     deps, member = runtime().deps(), require_staff()
     if not form.validate_on_submit():

@@ -121,6 +121,8 @@ def test_desk_unlocks_a_locked_starter_who_then_finishes(live: Live, browser) ->
     assert serious_violations(desk) == []
     screenshot(desk, "6-desk-person")
     desk.get_by_role("link", name=re.compile("Unlock", re.IGNORECASE)).click()
+    desk.get_by_label(re.compile("Identity checked elsewhere")).check()  # issue 16: verify the caller first
+    desk.get_by_label(re.compile("Reference of the identity check")).fill("IDV-2026-0042")
     desk.get_by_label(re.compile("Reason", re.IGNORECASE)).fill("Called the desk from her phone; identity checked")
     assert serious_violations(desk) == []
     desk.get_by_role("button", name="Unlock", exact=True).click()

@@ -69,5 +69,20 @@ def test_missing_application_permission_is_named_with_its_purpose(make_settings,
                              timeout=10).raise_for_status()
     ok, detail = results["permissions"]
     assert not ok
-    assert "UserAuthenticationMethod.ReadWrite.All (to issue and revoke Temporary Access Passes)" in detail
+    assert "UserAuthMethod-TAP.ReadWrite.All (to issue and revoke Temporary Access Passes)" in detail
+    assert "UserAuthenticationMethod.Read.All (to watch for the first passkey or Authenticator)" in detail
     assert results["token"][0] and results["graph"][0]
+
+
+def test_a_tap_lifetime_outside_the_tenant_policy_is_named(make_settings, emulator: Emulator) -> None:
+    policy = emulator.control.get(f"{emulator.base}/_emulator/policy", timeout=10).json()
+    emulator.control.put(f"{emulator.base}/_emulator/policy", json={"maximumLifetimeInMinutes": 90},
+                         timeout=10).raise_for_status()
+    try:
+        results = outcome(runtime_for(make_settings, emulator))
+    finally:
+        emulator.control.put(f"{emulator.base}/_emulator/policy", json=policy, timeout=10).raise_for_status()
+    ok, detail = results["tap policy"]
+    assert not ok and "policy.tap_lifetime_minutes 120 is outside the tenant's TAP range 60-90" in detail
+    assert outcome(runtime_for(make_settings, emulator))["tap policy"] == (
+        True, "TAP enabled for all users, lifetime 120 min within 60-480")

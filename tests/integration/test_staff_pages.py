@@ -14,6 +14,8 @@ from activation.models import ActivationState
 from tests.portal_support import csrf_token
 from tests.staff_support import StaffWorld, build_world
 
+VERIFIED = {"method": "id_check", "reference": "IDV-1"}  # issue 16: account-handing actions verify the caller
+
 
 @pytest.fixture
 def world(make_settings, database_url, db_engine) -> StaffWorld:  # type: ignore[no-untyped-def]
@@ -229,7 +231,7 @@ def test_unlock_lets_a_locked_starter_get_a_new_code_and_finish(world: StaffWorl
     desk = world.staff("Dana Desk", desk=True)
     client = world.sign_in(desk)
     done = world.post(client, f"/staff/desk/people/{person}/unlock",
-                      data={"reason": "Caller verified, ticket 42", "invite": "keep"})
+                      data={**VERIFIED, "reason": "Caller verified, ticket 42", "invite": "keep"})
     assert done.status_code == 200 and "Unlocked" in done.get_data(as_text=True)
     unlocked = world.activation(person)
     assert (unlocked.state, unlocked.failed_code_count, unlocked.lock_reason) == (ActivationState.INVITED, 0, None)
@@ -258,7 +260,7 @@ def test_unlock_with_a_new_invite_supersedes_the_old_link(world: StaffWorld) -> 
         activation.state, activation.lock_reason = ActivationState.LOCKED, "too many wrong codes"
         session.commit()
     client = world.sign_in(world.staff("Dana Desk", desk=True))
-    world.post(client, f"/staff/desk/people/{person}/unlock", data={"reason": "ticket 43", "invite": "new"})
+    world.post(client, f"/staff/desk/people/{person}/unlock", data={**VERIFIED, "reason": "ticket 43", "invite": "new"})
     assert world.app.test_client().get(old).status_code == 410
     assert len(world.mailer.sent_to("grace@home.example", "invite")) == 1
     assert world.events("desk.unlock")[-1].details == {"invite": "new"}
@@ -278,7 +280,7 @@ def test_revoke_tap_reset_and_cancel(world: StaffWorld) -> None:
     assert revoked.status_code == 200 and world.graph.list_taps(user_id) == []
     assert world.activation(person).tap_method_id is None
 
-    world.post(client, f"/staff/desk/people/{person}/reset", data={"reason": "Starter lost the pass"})
+    world.post(client, f"/staff/desk/people/{person}/reset", data={**VERIFIED, "reason": "Starter lost the pass"})
     assert world.activation(person).state is ActivationState.INVITED
     assert len(world.mailer.sent_to("grace@home.example", "invite")) == 1
 
@@ -287,8 +289,8 @@ def test_revoke_tap_reset_and_cancel(world: StaffWorld) -> None:
     refused = world.post(client, f"/staff/desk/people/{person}/cancel", data={"reason": "Offer withdrawn"})
     assert refused.status_code == 409 and "already finished or cancelled" in refused.get_data(as_text=True)
     actions = [(e.action, e.outcome) for e in world.events() if e.action.startswith("desk.")]
-    assert actions == [("desk.revoke_tap", "success"), ("desk.reset", "success"), ("desk.cancel", "success"),
-                       ("desk.cancel", "refused")]
+    assert actions == [("desk.revoke_tap", "success"), ("desk.caller_verified", "success"), ("desk.reset", "success"),
+                       ("desk.cancel", "success"), ("desk.cancel", "refused")]
 
 
 def test_dashboard_puts_locked_and_failed_first_and_lists_this_weeks_joiners(world: StaffWorld) -> None:
@@ -305,7 +307,7 @@ def test_audit_export_is_a_formula_safe_csv_attachment(world: StaffWorld) -> Non
     person = world.person("E1", state=ActivationState.LOCKED)
     desk = world.staff("Dana Desk", desk=True)
     client = world.sign_in(desk)
-    world.post(client, f"/staff/desk/people/{person}/unlock", data={"reason": '=HYPERLINK("x"), "quoted"',
+    world.post(client, f"/staff/desk/people/{person}/unlock", data={**VERIFIED, "reason": '=HYPERLINK("x"), "quoted"',
                                                                       "invite": "keep"})
     response = client.get("/staff/desk/audit/export.csv?since=2026-03-01&until=2026-03-02")
     assert response.status_code == 200

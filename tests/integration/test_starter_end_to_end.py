@@ -145,7 +145,8 @@ def test_full_path_over_https_and_smtp_and_the_tap_leaks_nowhere(
     for cookie in client._cookies.values():  # noqa: SLF001 - the browser's cookie jar
         assert tap not in cookie.value
     assert tap not in mails.raw()
-    assert len(mails.text_to("kj@home.example")) == 2  # the invite and the code, nothing else
+    sent = mails.text_to("kj@home.example")  # the invite, the code, and the "this wasn't me" notice (issue 16)
+    assert len(sent) == 3 and "/not-me/" in sent[2] and tap not in sent[2]
 
 
 def test_on_premises_mastered_user_ends_failed_with_a_reason(runtime: Runtime, emulator: Emulator, inbox) -> None:

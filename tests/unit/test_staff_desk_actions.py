@@ -12,7 +12,14 @@ from activation.models import ActivationState, AuditEvent
 from activation.staff import desk_actions
 from activation.staff.auth import DESK_ROLE, StaffMember
 from activation.staff.desk_actions import DeskAction
+from activation.staff.verification import Clearance
 from tests.unit.starter_support import Flow, make_flow
+
+
+def UNLOCK_CLEARED(person_id: int) -> Clearance:  # noqa: N802 - reads as a constant in the calls
+    """What activation.staff.approvals hands over once the caller is verified (tested in test_desk_approvals)."""
+    return Clearance(0, person_id, "unlock")
+
 
 DANA = StaffMember("oid-dana", "Dana Desk", "dana@contoso.example", frozenset({DESK_ROLE}))
 
@@ -36,7 +43,8 @@ def test_unlock_kills_the_old_code_and_resets_the_counter_but_keeps_the_link(flo
     opened.activation.failed_code_count = 10
     flow.session.commit()
 
-    desk_actions.perform(flow.session, flow.deps, DANA, person.id, DeskAction.UNLOCK, "ticket 42")
+    desk_actions.perform(flow.session, flow.deps, DANA, person.id, DeskAction.UNLOCK, "ticket 42",
+                             clearance=UNLOCK_CLEARED(person.id))
     reopened = flow.reopen(token)  # the invite link still works
     assert (reopened.activation.state, reopened.activation.failed_code_count) == (ActivationState.INVITED, 0)
     with pytest.raises(codes.CodeExpired):
@@ -69,8 +77,10 @@ def test_keeping_an_expired_invite_is_refused(flow: Flow) -> None:
     flow.session.commit()
     flow.clock.advance(15 * 24 * 3600)
     with pytest.raises(desk_actions.ActionRefused):
-        desk_actions.perform(flow.session, flow.deps, DANA, person.id, DeskAction.UNLOCK, "ticket 42")
-    desk_actions.perform(flow.session, flow.deps, DANA, person.id, DeskAction.UNLOCK, "ticket 42", new_invite=True)
+        desk_actions.perform(flow.session, flow.deps, DANA, person.id, DeskAction.UNLOCK, "ticket 42",
+                                 clearance=UNLOCK_CLEARED(person.id))
+    desk_actions.perform(flow.session, flow.deps, DANA, person.id, DeskAction.UNLOCK, "ticket 42", new_invite=True,
+                         clearance=UNLOCK_CLEARED(person.id))
     assert len(flow.mailer.sent_to("ada@home.example", "invite")) == 1
 
 

@@ -1,0 +1,52 @@
+"""Before issuing a Temporary Access Pass, check what Lifecycle Workflows fails on silently (issue 16).
+
+- the TAP method is enabled and the user is in its scope (the authentication methods policy);
+- the configured lifetime sits inside the policy's range;
+- the user has no other sign-in methods yet (a returning user should use those, not a pass);
+- the user holds no administrator role (directory roles need the admin process, not this tool).
+Each failure is a plain reason for the desk; the starter sees a calm "the desk will finish this" page.
+"""
+
+from __future__ import annotations
+
+from activation.config import PolicySettings
+from activation.errors import ConfigurationError
+from activation.graph.auth_methods import PASSWORD_METHOD, TAP
+from activation.graph.protocol import GraphClient
+
+
+def why_not_issue(graph: GraphClient, user_id: str, policy: PolicySettings) -> str | None:
+    """None when a TAP may be issued, else the reason. Graph errors propagate (the caller retries)."""
+    tap_policy = graph.tap_policy()
+    memberships = graph.member_of(user_id)
+    if not tap_policy.enabled:
+        return "the Temporary Access Pass method is disabled in the tenant's authentication methods policy"
+    groups = {item.id for item in memberships if not item.is_directory_role}
+    if not tap_policy.covers(groups):
+        return "the user is outside the Temporary Access Pass policy's scope (include/exclude groups)"
+    low, high = tap_policy.minimum_lifetime_minutes, tap_policy.maximum_lifetime_minutes
+    if not low <= policy.tap_lifetime_minutes <= high:
+        return (f"policy.tap_lifetime_minutes {policy.tap_lifetime_minutes} is outside the tenant's TAP range "
+                f"{low}-{high} minutes")
+    roles = [item.display_name or item.id for item in memberships if item.is_directory_role]
+    if roles:
+        return f"the user holds an administrator role ({', '.join(sorted(roles))}): use the admin onboarding process"
+    others = sorted({m.kind for m in graph.authentication_methods(user_id) if m.kind not in (PASSWORD_METHOD, TAP)})
+    if others:
+        return f"the user already has sign-in methods registered ({', '.join(others)}): help them use those"
+    return None
+
+
+def policy_summary(graph: GraphClient, policy: PolicySettings) -> str:
+    """For `activation check`: the tenant's TAP policy allows what the portal asks for, else a fix."""
+    tap_policy = graph.tap_policy()
+    if not tap_policy.enabled:
+        raise ConfigurationError("the Temporary Access Pass method is disabled in the authentication methods policy: "
+                                 "enable it for the starters' group (Entra admin center > Authentication methods)")
+    low, high = tap_policy.minimum_lifetime_minutes, tap_policy.maximum_lifetime_minutes
+    if not low <= policy.tap_lifetime_minutes <= high:
+        raise ConfigurationError(f"policy.tap_lifetime_minutes {policy.tap_lifetime_minutes} is outside the tenant's "
+                                 f"TAP range {low}-{high}: change one of them")
+    scope = "all users" if "all_users" in tap_policy.include_group_ids else (
+        f"{len(tap_policy.include_group_ids)} group(s)")
+    return f"TAP enabled for {scope}, lifetime {policy.tap_lifetime_minutes} min within {low}-{high}"

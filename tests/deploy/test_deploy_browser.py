@@ -125,6 +125,8 @@ def test_desk_unlocks_a_locked_starter_who_then_finishes(stack: Stack, deploy_br
     desk.get_by_role("button", name="Search").click()
     desk.get_by_role("link", name=re.compile("Dorothy Vaughan")).first.click()
     desk.get_by_role("link", name=re.compile("Unlock", re.IGNORECASE)).click()
+    desk.get_by_label(re.compile("Identity checked elsewhere")).check()  # the caller is verified first
+    desk.get_by_label(re.compile("Reference of the identity check")).fill("IDV-2026-0042")
     desk.get_by_label(re.compile("Reason", re.IGNORECASE)).fill("Called from her phone; identity checked")
     desk.get_by_role("button", name="Unlock", exact=True).click()
     expect(desk.get_by_role("heading", name="Done", exact=True)).to_be_visible()

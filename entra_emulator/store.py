@@ -94,6 +94,8 @@ class Store:
         # runtime only (never persisted)
         self.tap_hashes: dict[str, tuple[bytes, bytes]] = {}  # method id -> (salt, sha256)
         self.faults: list[dict] = []
+        self.id_token_faults: list[str] = []  # kinds from id_token_faults.KINDS, one per redemption
+        self.rotated_signing_key: tuple | None = None  # (private key, kid) after /signing-keys/rotate
         self.requests: collections.deque[dict] = collections.deque(maxlen=MAX_RECORDED_REQUESTS)
         self.auth_codes: dict[str, dict] = {}
         self.redeemed_codes: dict[str, float] = {}
@@ -217,6 +219,8 @@ class Store:
             self.policy = dict(DEFAULT_POLICY)
             self.app_permissions = list(DEFAULT_GRANTED)
             self.faults.clear()
+            self.id_token_faults.clear()
+            self.rotated_signing_key = None
             self.requests.clear()
             self.auth_codes.clear()
             self.redeemed_codes.clear()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from activation import audit, otp
+from activation import audit, code_limits, otp
 from activation.deps import Deps
 from activation.errors import ActivationError
 from activation.invites import OpenInvite
@@ -98,6 +98,7 @@ def request_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: s
         resend_after = activation.last_code_sent_at + timedelta(seconds=policy.resend_cooldown_seconds)
         if now < resend_after:
             raise CooldownActive(max(1, int((resend_after - now).total_seconds() + 0.999)))
+    code_limits.check_daily_cap(session, deps, activation, person, context)
 
     code = otp.new_code(policy.otp_digits)
     challenge = OtpChallenge(

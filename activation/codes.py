@@ -184,7 +184,9 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
         .values(attempts=OtpChallenge.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
-    counted_on_activation = session.execute(
+    # Only a comparison against a live code is a guess: a post against a used-up code (parallel posts
+    # included) must not count towards the lockout.
+    counted_on_activation = counted_on_code and session.execute(
         update(Activation)
         .where(Activation.id == activation.id, Activation.state == ActivationState.CODE_SENT,
                Activation.failed_code_count < policy.lockout_threshold)
@@ -194,14 +196,14 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
     session.commit()
     session.refresh(activation)
     session.refresh(challenge)
-    if not counted_on_activation:
-        _lock(session, deps, activation, person, starter, context)
-        raise ActivationLocked()
     if not counted_on_code:
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="refused",
                    reason="too many tries for this code", context=context)
         session.commit()
         raise CodeExpired()
+    if not counted_on_activation:
+        _lock(session, deps, activation, person, starter, context)
+        raise ActivationLocked()
 
     if not otp.code_matches(deps.otp_key, challenge.id, code, challenge.code_hash):
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="failure",

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -231,6 +231,8 @@ def safe_next_path(candidate: str | None, default: str = "/staff/") -> str:
     if not candidate or len(candidate) > MAX_NEXT_PATH:
         return default
     if not candidate.startswith("/") or candidate.startswith(("//", "/\\")):
+        return default
+    if unquote(candidate).startswith(("//", "/\\")) or "%5c" in candidate.lower():  # encoded slashes too
         return default
     if any(ch in candidate for ch in "\\\r\n\t") or not candidate.isprintable():
         return default

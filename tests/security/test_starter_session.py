@@ -27,7 +27,7 @@ def cookie_contents(world: StaffWorld, value: str) -> dict:
 
 
 def test_the_cookie_holds_only_opaque_ids_whatever_the_starter_did(world: StaffWorld) -> None:
-    person = world.person("E1")
+    person = world.person("EMPLOYEE-7781")
     link = world.invite_link(person)
     browser = world.app.test_client()
     ask_for_code(browser, link)
@@ -37,7 +37,7 @@ def test_the_cookie_holds_only_opaque_ids_whatever_the_starter_did(world: StaffW
     raw = browser.get_cookie("activation").value  # type: ignore[union-attr]
     contents = cookie_contents(world, raw)
     assert set(contents) <= {"bid", "csrf_token", "_permanent"}
-    for secret in (code, tap, "grace", "Grace", "E1", link.removeprefix("/a/")):
+    for secret in (code, tap, "grace@home", "Grace Hopper", "EMPLOYEE-7781", link.removeprefix("/a/")):
         assert secret not in repr(contents) and secret not in raw
 
 

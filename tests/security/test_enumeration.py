@@ -100,3 +100,32 @@ def test_a_manager_cannot_tell_a_stranger_from_a_missing_person(world: StaffWorl
     manager = world.sign_in(world.staff("Morgan Manager", employee_id="M1"))
     seen = {manager.get(f"/staff/starters/{person}/resend").status_code for person in (stranger, 999_999)}
     assert len(seen) == 1 and seen != {200}
+
+
+def test_an_unknown_key_and_a_wrong_key_do_the_same_work(world: StaffWorld, db_engine) -> None:  # type: ignore[no-untyped-def]
+    from activation import api_keys
+
+    with world.runtime.session_factory() as session:
+        key = api_keys.create_api_key(session, "workday").key
+    work = []
+    for n, presented in enumerate((key[:13] + "A" * 43, "dak_0000000f_" + "A" * 43)):
+        client = world.app.test_client()
+        with statements(db_engine) as seen:
+            client.post("/api/v1/workers", json=[], headers={"Authorization": f"Bearer {presented}"},
+                        environ_base={"REMOTE_ADDR": f"192.0.2.{n + 1}"})
+        work.append(tuple(seen))
+    assert work[0] == work[1]  # one lookup by prefix, one constant-time comparison, one audit row, each
+
+
+def test_a_cancelled_or_left_starter_gets_the_same_lost_link_answer(world: StaffWorld) -> None:
+    person = world.person("E3", email="gone@home.example")
+    desk = world.sign_in(world.staff("Dana Desk", desk=True))
+    world.post(desk, f"/staff/desk/people/{person}/cancel", data={"reason": "Offer withdrawn by HR"})
+    invites_before = len(world.mailer.sent_to("gone@home.example", "invite"))
+    answers = set()
+    for address in ("gone@home.example", "never@home.example"):
+        client = world.app.test_client()
+        answers.add(normalised(client.post("/lost-link", data={"csrf_token": form_token(client, "/"),
+                                                               "email": address})))
+    assert len(answers) == 1
+    assert len(world.mailer.sent_to("gone@home.example", "invite")) == invites_before  # nothing for a cancelled one

@@ -111,7 +111,9 @@ def test_parallel_guesses_across_two_portal_processes_cannot_exceed_the_cap(
     first = world.app.test_client()
     ask_for_code(first, link)
     code = world.code()
-    other_runtime = Runtime.from_settings(world.runtime.settings, engine=db_engine, clock=world.clock)
+    # A second portal: its own app, runtime and connection pool (engine) on the same database, as a
+    # second gunicorn worker or host would have.
+    other_runtime = Runtime.from_settings(world.runtime.settings, clock=world.clock)
     other_runtime.override("graph", world.graph)
     other_runtime.override("mailer", world.mailer)
     other_runtime.override("background", InlineRunner())
@@ -133,6 +135,7 @@ def test_parallel_guesses_across_two_portal_processes_cannot_exceed_the_cap(
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    other_runtime.engine.dispose()
     assert len(answers) == 16 and 500 not in answers
     assert attempts(world, person) == [world.runtime.settings.policy.otp_max_attempts]
     assert world.activation(person).failed_code_count <= world.runtime.settings.policy.otp_max_attempts

@@ -3,7 +3,8 @@
 MSAL builds the authorization request (state, nonce, PKCE) and redeems the code. The callback's values
 are checked by us first (activation.staff.callback): MSAL never sees a provider error or an unchecked
 value. The ID token is verified by us (activation.staff.id_token: signature against the tenant's JWKS,
-claims) and the identity is its `oid`. Nothing here knows about Flask; the portal hands in the callback's query values.
+claims) and the identity is its `oid`. Nothing here knows about Flask; the portal hands in the
+callback's query values.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from activation.audit import Actor
 from activation.clock import Clock, SystemClock
 from activation.config import MicrosoftSettings
 from activation.errors import ActivationError
-from activation.staff.callback import CallbackResponse, parse_callback
+from activation.staff.callback import CallbackResponse, error_code
 from activation.staff.id_token import Expected, IdTokenInvalid, JwksSigningKeys, SigningKeys, verify_id_token
 
 DESK_ROLE = "ServiceDesk"
@@ -97,8 +98,8 @@ class MsalSignIn:
     single callback does can break sign-in for the rest of the process.
     """
 
-    def __init__(self, app_factory: Any, authority: str, keys: SigningKeys | None = None,
-                 expected: Expected | None = None, clock: Clock | None = None) -> None:
+    def __init__(self, app_factory: Any, authority: str, keys: SigningKeys, expected: Expected,
+                 clock: Clock | None = None) -> None:
         self._app_factory = app_factory
         self._authority = authority.rstrip("/")
         self._keys = keys
@@ -151,12 +152,9 @@ class MsalSignIn:
             raise SignInFailed("token_request_refused") from None
         if not isinstance(result, Mapping) or "id_token" not in result:
             self._discard(app)
-            error = (result or {}).get("error") if isinstance(result, Mapping) else None
-            raise SignInFailed(f"token_error:{parse_callback({'error': str(error)}).error}" if error
-                               else "token_error:no_id_token")
+            error = result.get("error") if isinstance(result, Mapping) else None
+            raise SignInFailed(f"token_error:{error_code(error)}" if error else "token_error:no_id_token")
         self._forget_tokens(app, str((result.get("id_token_claims") or {}).get("oid") or ""))
-        if self._keys is None or self._expected is None:
-            raise SignInFailed("id_token_invalid:no_verifier")
         try:
             return verify_id_token(result["id_token"], self._keys, self._expected, str(flow.get("nonce") or ""),
                                    self._clock.now())

@@ -40,12 +40,15 @@ def _opaque(value: str | None, limit: int) -> str | None:
     return value
 
 
+def error_code(value: object) -> str:
+    """An OAuth error code as given when it is a plain one (`access_denied`), else `unrecognised`."""
+    return value if isinstance(value, str) and _ERROR_CODE.fullmatch(value) else "unrecognised"
+
+
 def parse_callback(values: Mapping[str, str]) -> CallbackResponse:
     """What the callback's query says, with every value checked; a malformed value is treated as absent."""
     raw_error = values.get("error")
-    error: str | None = None
-    if raw_error is not None:
-        error = raw_error if _ERROR_CODE.fullmatch(raw_error) else "unrecognised"
+    error = error_code(raw_error) if raw_error is not None else None
     description = values.get("error_description") or ""
     match = _AADSTS.search(description[:512]) if error else None
     return CallbackResponse(

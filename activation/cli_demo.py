@@ -49,6 +49,9 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
     demo_dir = Path(ctx.settings.instance_dir).resolve() / "demo"
     if reset and demo_dir.exists():
         shutil.rmtree(demo_dir)
+    for private in (demo_dir.parent, demo_dir):  # the instance folder: secret key, database, emulator keys
+        private.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private.chmod(0o700)
     console = ctx.console
     base = f"http://{host}:{port}"
     console.print("[bold]Starting the Entra ID + Graph emulator[/bold] (HTTPS, local)...")

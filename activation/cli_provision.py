@@ -1,4 +1,4 @@
-"""`activation provision`, `activation reconcile` and `activation api-key ...`.
+"""`activation provision` and `activation reconcile` (`activation api-key ...` is in cli_api_keys).
 
 Exit codes: 0 ok; 1 rows rejected, uploads or results failed, or the mass-change guard blocked the
 run; 2 usage or configuration errors (unknown mapping file, unreadable HR file, missing settings).
@@ -16,7 +16,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemaini
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from activation import api_keys
 from activation.audit import Actor
 from activation.cli import EXIT_FAILED, EXIT_USAGE, Context, pass_context
 from activation.errors import ConfigurationError, NotFoundError
@@ -144,52 +143,6 @@ def reconcile_command(ctx: Context, run_id: int | None) -> None:
                           f"{', '.join(o.employee_id for o in still_failing) or 'none'}")
     if result.failed or result.lookup_errors or still_failing:
         sys.exit(EXIT_FAILED)
-
-
-@click.group("api-key")
-def api_key_group() -> None:
-    """Keys for the HR push API (POST /api/v1/workers)."""
-
-
-@api_key_group.command("create")
-@click.argument("name")
-@pass_context
-def api_key_create(ctx: Context, name: str) -> None:
-    """Create a key for NAME and print it once."""
-    try:
-        with ctx.runtime.session_factory() as session:
-            created = api_keys.create_api_key(session, name, clock=ctx.runtime.clock)
-    except api_keys.ApiKeyError as exc:
-        ctx.errors.print(f"Error: {exc}", markup=False)
-        sys.exit(EXIT_USAGE)
-    ctx.console.print(f"API key for {name} (shown only now; store it in the HR system's secret store):")
-    ctx.console.print(created.key, markup=False, highlight=False, soft_wrap=True)
-
-
-@api_key_group.command("revoke")
-@click.argument("name")
-@pass_context
-def api_key_revoke(ctx: Context, name: str) -> None:
-    """Revoke the key called NAME at once."""
-    try:
-        with ctx.runtime.session_factory() as session:
-            api_keys.revoke_api_key(session, name, clock=ctx.runtime.clock)
-    except NotFoundError as exc:
-        ctx.errors.print(f"Error: {exc}", markup=False)
-        sys.exit(EXIT_USAGE)
-    ctx.console.print(f"API key {name} is revoked.", markup=False)
-
-
-@api_key_group.command("list")
-@pass_context
-def api_key_list(ctx: Context) -> None:
-    """List keys (names and prefixes only; keys themselves are never stored)."""
-    table = Table("name", "prefix", "created", "last used", "state", title="API keys")
-    with ctx.runtime.session_factory() as session:
-        for client in api_keys.list_api_keys(session):
-            table.add_row(client.name, client.key_prefix, _when(client.created_at), _when(client.last_used_at),
-                          f"revoked {_when(client.revoked_at)}" if client.revoked_at else "active")
-    ctx.console.print(table)
 
 
 # -- printing --------------------------------------------------------------------------------------

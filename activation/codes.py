@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from activation import audit, otp
+from activation import audit, code_limits, otp
 from activation.deps import Deps
 from activation.errors import ActivationError
 from activation.invites import OpenInvite
@@ -98,6 +98,7 @@ def request_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: s
         resend_after = activation.last_code_sent_at + timedelta(seconds=policy.resend_cooldown_seconds)
         if now < resend_after:
             raise CooldownActive(max(1, int((resend_after - now).total_seconds() + 0.999)))
+    code_limits.check_daily_cap(session, deps, activation, person, context)
 
     code = otp.new_code(policy.otp_digits)
     challenge = OtpChallenge(
@@ -183,7 +184,9 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
         .values(attempts=OtpChallenge.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
-    counted_on_activation = session.execute(
+    # Only a comparison against a live code is a guess: a post against a used-up code (parallel posts
+    # included) must not count towards the lockout.
+    counted_on_activation = counted_on_code and session.execute(
         update(Activation)
         .where(Activation.id == activation.id, Activation.state == ActivationState.CODE_SENT,
                Activation.failed_code_count < policy.lockout_threshold)
@@ -193,14 +196,14 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
     session.commit()
     session.refresh(activation)
     session.refresh(challenge)
-    if not counted_on_activation:
-        _lock(session, deps, activation, person, starter, context)
-        raise ActivationLocked()
     if not counted_on_code:
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="refused",
                    reason="too many tries for this code", context=context)
         session.commit()
         raise CodeExpired()
+    if not counted_on_activation:
+        _lock(session, deps, activation, person, starter, context)
+        raise ActivationLocked()
 
     if not otp.code_matches(deps.otp_key, challenge.id, code, challenge.code_hash):
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="failure",

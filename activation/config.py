@@ -104,6 +104,7 @@ class PolicySettings:
     otp_lifetime_minutes: int = 10
     otp_max_attempts: int = 5
     resend_cooldown_seconds: int = 60
+    max_codes_per_day: int = 10  # per activation; then the service desk (activation.code_limits)
     lockout_threshold: int = 10
     tap_lifetime_minutes: int = 120
     tap_usable_once: bool = True
@@ -281,6 +282,8 @@ def validate(settings: Settings) -> None:
         )
     if policy.upload_rate_calls < 1 or policy.upload_rate_period_seconds <= 0:
         raise ConfigurationError("policy.upload_rate_calls and upload_rate_period_seconds must be positive.")
+    if policy.max_codes_per_day < 1:
+        raise ConfigurationError("policy.max_codes_per_day must be at least 1 (codes per activation in 24 hours).")
     for zone_field in ("default_time_zone",):
         try:
             ZoneInfo(getattr(policy, zone_field))

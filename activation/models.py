@@ -266,6 +266,12 @@ class ApiClient(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # None: no expiry (`api-key create --expires DAYS` sets one)
+    rotated_at: Mapped[datetime | None]
+    # After a rotation the previous key keeps working until previous_valid_until (the overlap).
+    previous_key_prefix: Mapped[str | None] = mapped_column(String(16), index=True)
+    previous_key_hash: Mapped[str | None] = mapped_column(String(128))
+    previous_valid_until: Mapped[datetime | None]
 
 
 class RateLimitCounter(Base):

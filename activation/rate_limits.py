@@ -50,3 +50,12 @@ def hit(session: Session, limit: Limit, subject: str, now: datetime) -> bool:
         except IntegrityError:
             session.rollback()
     return False
+
+
+def current(session: Session, limit: Limit, subject: str, now: datetime) -> int:
+    """The count in `subject`'s live window (0 when none), without counting anything."""
+    key = f"{limit.name}:{subject}"[:128]
+    window_start = now - timedelta(seconds=limit.window_seconds)
+    count = session.scalar(select(RateLimitCounter.count).where(RateLimitCounter.key == key,
+                                                                RateLimitCounter.window_start > window_start))
+    return count or 0

@@ -23,6 +23,26 @@ _INLINE_SECRET = re.compile(
 )
 _BEARER = re.compile(r"Bearer\s+[A-Za-z0-9\-_.~+/=]+")
 REDACTED = "[redacted]"
+# A link's token in the path: `/a/<token>` (invites) and `/not-me/<token>` (the "this wasn't me" notice), at
+# the start of a path, after a host, or after a space or quote (as in an access-log request line
+# `"GET /a/<token>/code HTTP/1.1"`).
+_INVITE_IN_PATH = re.compile(r"(?P<before>^|[\s\"'(=]|://[^/\s\"']+)(?P<prefix>/(?:a|not-me)/)[^/?#\s\"'<>]+")
+# Query values whose name says they are a secret or a one-time value (invite tokens, codes, OAuth state).
+_QUERY_SECRET = re.compile(
+    r"(?P<key>[?&;][^=&\s\"'#]*(?:token|code|state|secret|key|password|otp|tap|assertion|invite|client_info"
+    r"|sig)[^=&\s\"'#]*=)[^&\s\"'#]*",
+    re.IGNORECASE,
+)
+
+
+def redact_path(path: str) -> str:
+    """A request path (or a whole log line) with invite tokens and secret query values redacted.
+
+    Framework-free on purpose: access-log formatters (gunicorn, the dev server) can call it on the
+    request line. `/a/<token>/code?state=x` -> `/a/[redacted]/code?state=[redacted]`.
+    """
+    path = _INVITE_IN_PATH.sub(lambda m: m.group("before") + m.group("prefix") + REDACTED, path)
+    return _QUERY_SECRET.sub(lambda m: m.group("key") + REDACTED, path)
 
 
 def is_secret_key(key: str) -> bool:
@@ -30,7 +50,7 @@ def is_secret_key(key: str) -> bool:
 
 
 def redact_text(text: str) -> str:
-    text = _BEARER.sub("Bearer " + REDACTED, text)
+    text = redact_path(_BEARER.sub("Bearer " + REDACTED, text))
     return _INLINE_SECRET.sub(lambda m: m.group("key") + REDACTED, text)
 
 

@@ -130,7 +130,7 @@ class Runtime:
         def build() -> Any:
             from activation.staff.auth import build_sign_in
 
-            return build_sign_in(self.settings.microsoft)
+            return build_sign_in(self.settings.microsoft, self.clock)
 
         return self.provide("staff_sign_in", build)
 

@@ -55,15 +55,17 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%({x-request-id}o)s"'
 
-# Invite and lost-link tokens travel in the path (/a/<token>/...); query strings may carry an
-# OAuth code or state. Both are replaced before the line is written.
-_TOKEN_PATHS = re.compile(r"(/a/)[^/\s?\"]+")
+# Invite and notice tokens travel in the path (/a/<token>/..., /not-me/<token>); query strings may carry
+# an OAuth code or state. Both are replaced before the line is written: the token by the portal's own
+# redaction (activation.redaction, one pattern for every log line), the whole query string here.
 _QUERY = re.compile(r"\?[^\s\"]*")
 
 
 def redact_request_line(text: str) -> str:
     """'/a/eyJhbGc.../code?x=1' -> '/a/[redacted]/code?[redacted]'."""
-    return _QUERY.sub("?[redacted]", _TOKEN_PATHS.sub(r"\1[redacted]", text))
+    from activation.redaction import redact_path
+
+    return _QUERY.sub("?[redacted]", redact_path(text))
 
 
 class RedactingLogger(Logger):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from . import faults
+from . import faults, id_token_faults
 from .context import ctx
 from .store import DEFAULT_POLICY, new_user
 
@@ -193,6 +193,29 @@ def clear_faults():
     with store.lock:
         store.faults.clear()
     return jsonify({"cleared": True})
+
+
+@bp.post("/id-token-faults")
+def add_id_token_fault():
+    body = _body() or {}
+    kind = body.get("kind")
+    if kind not in id_token_faults.KINDS:
+        return _error(400, f"kind must be one of {list(id_token_faults.KINDS)}")
+    store = ctx().store
+    with store.lock:
+        store.id_token_faults.append(kind)
+    response = jsonify({"kind": kind})
+    response.status_code = 201
+    return response
+
+
+@bp.post("/signing-keys/rotate")
+def rotate_signing_key():
+    key, kid = id_token_faults.new_signing_key()
+    store = ctx().store
+    with store.lock:
+        store.rotated_signing_key = (key, kid)
+    return jsonify({"kid": kid})
 
 
 @bp.post("/process")

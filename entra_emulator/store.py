@@ -97,6 +97,8 @@ class Store:
         self.security_info_tickets: dict[str, tuple[str, float]] = {}  # My Security Info sign-ins
         self.tap_hashes: dict[str, tuple[bytes, bytes]] = {}  # method id -> (salt, sha256)
         self.faults: list[dict] = []
+        self.id_token_faults: list[str] = []  # kinds from id_token_faults.KINDS, one per redemption
+        self.rotated_signing_key: tuple | None = None  # (private key, kid) after /signing-keys/rotate
         self.requests: collections.deque[dict] = collections.deque(maxlen=MAX_RECORDED_REQUESTS)
         self.auth_codes: dict[str, dict] = {}
         self.redeemed_codes: dict[str, float] = {}
@@ -229,6 +231,8 @@ class Store:
             for user in self.users.values():
                 user.pop("memberOf", None)
             self.faults.clear()
+            self.id_token_faults.clear()
+            self.rotated_signing_key = None
             self.requests.clear()
             self.auth_codes.clear()
             self.redeemed_codes.clear()

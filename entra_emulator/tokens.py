@@ -11,9 +11,12 @@ import uuid
 import jwt
 from cryptography.hazmat.primitives import hashes, serialization
 
+from . import id_token_faults
 from .context import EmulatorContext
 
 TOKEN_LIFETIME = 3599
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
@@ -31,23 +34,21 @@ def _sign(context: EmulatorContext, claims: dict) -> str:
     )
 
 
-def jwks(context: EmulatorContext) -> dict:
-    numbers = context.keys.signing_key.public_key().public_numbers()
+def _jwk(context: EmulatorContext, public_key, kid: str) -> dict:
+    numbers = public_key.public_numbers()
     n = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
     e = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
-    return {
-        "keys": [
-            {
-                "kty": "RSA",
-                "use": "sig",
-                "alg": "RS256",
-                "kid": context.keys.signing_kid,
-                "n": _b64url(n),
-                "e": _b64url(e),
-                "issuer": context.issuer(),
-            }
-        ]
-    }
+    return {"kty": "RSA", "use": "sig", "kid": kid, "n": _b64url(n), "e": _b64url(e), "issuer": context.issuer()}
+
+
+def jwks(context: EmulatorContext) -> dict:
+    """Like Entra's: RSA signing keys by `kid` (no `alg`: clients must not take it from the key set)."""
+    keys = [_jwk(context, context.keys.signing_key.public_key(), context.keys.signing_kid)]
+    with context.store.lock:
+        rotated = context.store.rotated_signing_key
+    if rotated is not None:
+        keys.append(_jwk(context, rotated[0].public_key(), rotated[1]))
+    return {"keys": keys}
 
 
 def _base_claims(context: EmulatorContext, audience: str) -> dict:
@@ -113,7 +114,13 @@ def id_token(context: EmulatorContext, user: dict, nonce: str | None) -> str:
     if user.get("roles"):
         claims["roles"] = list(user["roles"])
     claims.pop("jti", None)
-    return _sign(context, claims)
+    with context.store.lock:
+        fault = context.store.id_token_faults.pop(0) if context.store.id_token_faults else None
+        rotated = context.store.rotated_signing_key
+    key, kid = rotated if rotated is not None else (context.keys.signing_key, context.keys.signing_kid)
+    if fault is not None:
+        return id_token_faults.forge(fault, claims, key, kid)
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "typ": "JWT"})
 
 
 def client_info(context: EmulatorContext, user: dict) -> str:

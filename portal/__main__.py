@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from werkzeug.serving import run_simple
 
+from activation.errors import ConfigurationError
 from portal import create_app
 
 
@@ -14,7 +16,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args(argv)
-    app = create_app()
+    try:
+        app = create_app()
+    except ConfigurationError as exc:  # an operator's mistake: say what to fix, no traceback
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(2)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 

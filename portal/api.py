@@ -15,8 +15,9 @@ import logging
 from flask import Blueprint, Response, g, jsonify, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from activation.api_keys import authenticate
+from activation.api_keys import check_api_key
 from activation.errors import ConfigurationError, NotFoundError
+from activation.json_limits import JsonTooDeep, check_depth
 from activation.provisioning.apply import provision_objects
 from activation.provisioning.readers import InputFileError
 from activation.provisioning.runs import RunInProgress, client_run_document
@@ -36,7 +37,13 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 @bp.before_request
 def _authenticate() -> tuple[Response, int] | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    client = authenticate(db(), token if scheme.lower() == "bearer" else None, clock=runtime().clock)
+    check = check_api_key(db(), token if scheme.lower() == "bearer" else None, context=request_context(),
+                          clock=runtime().clock)
+    if check.throttled:
+        response, status = _error(429, "too many requests with a wrong API key from this address; try again later")
+        response.headers["Retry-After"] = str(check.retry_after)
+        return response, status
+    client = check.client
     if client is None:
         response, status = _error(401, "a valid API key is required: send 'Authorization: Bearer <key>'")
         challenge = 'Bearer realm="activation-api"'
@@ -58,6 +65,10 @@ def push_workers():  # type: ignore[no-untyped-def]
         body = request.get_data(cache=False)
     except RequestEntityTooLarge:
         return _error(413, f"the body is larger than {limit} bytes; split the workers over several requests")
+    try:
+        check_depth(body)
+    except JsonTooDeep as exc:
+        return _error(400, f"{exc}; send a flat JSON array of worker objects")
     try:
         workers = json.loads(body)
     except (ValueError, UnicodeDecodeError):

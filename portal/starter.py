@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from activation import account_steps, codes, invites, lost_link, password_step
+from activation import account_steps, code_limits, codes, invites, lost_link, password_step
 from activation.staff import threat_mode
 from activation.window import format_local
 from portal.browser import browser_id
@@ -89,6 +89,8 @@ def send_code(token: str):  # type: ignore[no-untyped-def]
         return render_template("starter/locked.html")
     except codes.CooldownActive:
         return redirect(url_for("starter.code", token=token))
+    except code_limits.CodeLimitReached as reached:
+        return render_template("starter/code_limit.html", limit=reached.limit), 429
     except codes.CodeNotSent:
         return render_template("starter/landing.html", person=opened.person, form=ButtonForm(), token=token,
                                mail_failed=True), 503

@@ -210,6 +210,9 @@ def _iter_json_array(path: Path, handle: IO[str], chunk_size: int) -> Iterator[o
             if buf.more():
                 continue
             raise InputFileError(f"HR file {path}, index {index}: invalid JSON ({exc.msg}); fix it") from exc
+        except RecursionError:  # json recurses once per level: [[[[...]]]] must not end in a traceback
+            raise InputFileError(f"HR file {path}, index {index}: the JSON is nested too deeply; "
+                                 "each worker must be a flat object of strings") from None
         if end >= len(buf.text) and buf.more():
             continue  # a number at the end of the buffer may be cut short: decode it again
         yield item

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -39,8 +40,22 @@ class AuditCsv:
 
 
 def neutralise(value: str) -> str:
-    """A cell a spreadsheet would run as a formula starts with a single quote instead."""
+    """A cell a spreadsheet would run as a formula starts with a single quote instead; invisible
+    characters (bidi controls such as U+202E, zero-width and control characters other than tab, CR and
+    LF) are written as visible `\\uXXXX` escapes, so a reason cannot disguise itself in a spreadsheet."""
+    value = escape_invisible(value)
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def escape_invisible(value: str) -> str:
+    if value.isprintable():
+        return value
+    return "".join(f"\\u{ord(ch):04x}" if _invisible(ch) else ch for ch in value)
+
+
+def _invisible(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return (category == "Cc" and ch not in "\t\n\r") or category in ("Cf", "Zl", "Zp", "Co", "Cs", "Cn")
 
 
 def to_csv(events: Iterable[AuditEvent]) -> str:
@@ -55,6 +70,12 @@ def to_csv(events: Iterable[AuditEvent]) -> str:
         )
         writer.writerow([neutralise(cell) for cell in cells])
     return buffer.getvalue()
+
+
+def open_export_form(session: Session, deps: Deps, member: StaffMember,
+                     context: audit.RequestContext = audit.NO_REQUEST) -> None:
+    """The export page is the desk's, like the export itself (a manager gets 403, audited)."""
+    access.require_desk(session, deps, member, "desk.audit_page", context)
 
 
 def export(session: Session, deps: Deps, member: StaffMember, *, since: date | None = None,

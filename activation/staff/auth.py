@@ -1,25 +1,31 @@
 """OpenID Connect sign-in for staff through one long-lived MSAL application (auth code flow + PKCE).
 
-MSAL builds the authorization request (state, nonce, PKCE) and checks state and nonce on the way back;
-we check the rest of the ID token that matters to us (issuer, tenant, audience, expiry) and take the
-identity from `oid`. Nothing here knows about Flask; the portal hands in the callback's query values.
+MSAL builds the authorization request (state, nonce, PKCE) and redeems the code. The callback's values
+are checked by us first (activation.staff.callback): MSAL never sees a provider error or an unchecked
+value. The ID token is verified by us (activation.staff.id_token: signature against the tenant's JWKS,
+claims) and the identity is its `oid`. Nothing here knows about Flask; the portal hands in the
+callback's query values.
 """
 
 from __future__ import annotations
 
+import hmac
 import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
 from activation.audit import Actor
+from activation.clock import Clock, SystemClock
 from activation.config import MicrosoftSettings
 from activation.errors import ActivationError
+from activation.staff.callback import CallbackResponse, error_code
+from activation.staff.id_token import Expected, IdTokenInvalid, JwksSigningKeys, SigningKeys, verify_id_token
 
 DESK_ROLE = "ServiceDesk"
 CLOCK_SKEW = timedelta(minutes=5)
@@ -67,16 +73,38 @@ class SignInProvider(Protocol):
     def begin(self, redirect_uri: str) -> dict[str, Any]:
         """A new auth code flow (state, nonce, code_verifier, auth_uri...) to keep server-side."""
 
-    def complete(self, flow: dict[str, Any], response: Mapping[str, str]) -> dict[str, Any]:
-        """Redeem the code; return the ID token claims, or raise SignInFailed."""
+    def complete(self, flow: dict[str, Any], response: CallbackResponse) -> dict[str, Any]:
+        """Redeem the code; return the verified ID token claims, or raise SignInFailed."""
+
+
+def check_callback(flow: Mapping[str, Any], response: CallbackResponse) -> None:
+    """What we decide before MSAL sees anything: our state, then the provider's error, then a code."""
+    expected = flow.get("state")
+    if not isinstance(expected, str) or not expected:
+        raise SignInFailed("no_pending_sign_in")
+    if response.state is None or not hmac.compare_digest(response.state.encode(), expected.encode()):
+        raise SignInFailed("state_mismatch")
+    if response.error is not None:
+        raise SignInFailed(f"provider_error:{response.error}")
+    if response.code is None:
+        raise SignInFailed("code_missing")
 
 
 class MsalSignIn:
-    """Staff sign-in through ONE ConfidentialClientApplication, built on first use."""
+    """Staff sign-in through ONE ConfidentialClientApplication, built on first use.
 
-    def __init__(self, app_factory: Any, authority: str) -> None:
+    MSAL remembers the last failure of each call (its `x-client-last-telemetry` header), so after any
+    failed redemption the application is dropped and the next sign-in builds a clean one: nothing a
+    single callback does can break sign-in for the rest of the process.
+    """
+
+    def __init__(self, app_factory: Any, authority: str, keys: SigningKeys, expected: Expected,
+                 clock: Clock | None = None) -> None:
         self._app_factory = app_factory
         self._authority = authority.rstrip("/")
+        self._keys = keys
+        self._expected = expected
+        self._clock = clock or SystemClock()
         self._app: Any = None
         self._lock = threading.Lock()
 
@@ -89,6 +117,11 @@ class MsalSignIn:
             if self._app is None:
                 self._app = self._app_factory()
             return self._app
+
+    def _discard(self, app: Any) -> None:
+        with self._lock:
+            if self._app is app:
+                self._app = None
 
     def begin(self, redirect_uri: str) -> dict[str, Any]:
         # response_mode=query on purpose: a cross-site form_post would arrive without our SameSite=Lax
@@ -103,22 +136,30 @@ class MsalSignIn:
         except (requests.RequestException, ActivationError) as exc:
             raise SignInFailed(f"provider_unreachable:{type(exc).__name__}") from None
 
-    def complete(self, flow: dict[str, Any], response: Mapping[str, str]) -> dict[str, Any]:
+    def complete(self, flow: dict[str, Any], response: CallbackResponse) -> dict[str, Any]:
+        check_callback(flow, response)
         app = self.msal_app
         try:
-            result = app.acquire_token_by_auth_code_flow(flow, dict(response))
-        except ValueError:
-            raise SignInFailed("state_mismatch") from None  # MSAL's message holds the state values
-        except RuntimeError:
-            raise SignInFailed("nonce_mismatch") from None
+            result = app.acquire_token_by_auth_code_flow(flow, response.for_msal())
         except requests.RequestException as exc:
+            self._discard(app)
             raise SignInFailed(f"provider_unreachable:{type(exc).__name__}") from None
-        if not isinstance(result, Mapping) or "id_token_claims" not in result:
-            error = str((result or {}).get("error") or "no_id_token")[:64]
-            raise SignInFailed(f"provider_error:{error}")
-        claims = dict(result["id_token_claims"])
-        self._forget_tokens(app, str(claims.get("oid") or ""))
-        return claims
+        except RuntimeError:  # MSAL's own nonce comparison
+            self._discard(app)
+            raise SignInFailed("id_token_invalid:nonce") from None
+        except ValueError:  # MSAL refusing its input after our checks passed; its message holds the state
+            self._discard(app)
+            raise SignInFailed("token_request_refused") from None
+        if not isinstance(result, Mapping) or "id_token" not in result:
+            self._discard(app)
+            error = result.get("error") if isinstance(result, Mapping) else None
+            raise SignInFailed(f"token_error:{error_code(error)}" if error else "token_error:no_id_token")
+        self._forget_tokens(app, str((result.get("id_token_claims") or {}).get("oid") or ""))
+        try:
+            return verify_id_token(result["id_token"], self._keys, self._expected, str(flow.get("nonce") or ""),
+                                   self._clock.now())
+        except IdTokenInvalid as invalid:
+            raise SignInFailed(f"id_token_invalid:{invalid.reason}") from None
 
     @staticmethod
     def _forget_tokens(app: Any, oid: str) -> None:
@@ -128,7 +169,7 @@ class MsalSignIn:
                 app.remove_account(account)
 
 
-def build_sign_in(microsoft: MicrosoftSettings) -> MsalSignIn:
+def build_sign_in(microsoft: MicrosoftSettings, clock: Clock | None = None) -> MsalSignIn:
     """The real provider, with the same credential, authority and CA trust as the Graph client."""
     from activation.graph.factory import load_certificate_credential
     from activation.graph.http_session import build_http_session
@@ -138,18 +179,23 @@ def build_sign_in(microsoft: MicrosoftSettings) -> MsalSignIn:
         from activation.errors import ConfigurationError
 
         raise ConfigurationError("Staff sign-in needs ACTIVATION_TENANT_ID and ACTIVATION_CLIENT_ID.")
+    clock = clock or SystemClock()
+    http = build_http_session(microsoft.ca_bundle or None)
 
     def build_app() -> Any:
         certificate = (load_certificate_credential(microsoft.certificate_path, microsoft.certificate_thumbprint or None)
                        if microsoft.certificate_path else None)
         provider = MsalTokenProvider(
             client_id=microsoft.client_id, authority=microsoft.authority, scope=microsoft.graph_scope,
-            http_session=build_http_session(microsoft.ca_bundle or None),
-            client_secret=None if certificate else (microsoft.client_secret or None), certificate=certificate,
+            http_session=http, client_secret=None if certificate else (microsoft.client_secret or None),
+            certificate=certificate,
         )
         return provider.msal_app
 
-    return MsalSignIn(build_app, microsoft.authority)
+    keys = JwksSigningKeys(http, f"{microsoft.authority}/v2.0/.well-known/openid-configuration", clock)
+    expected = Expected(issuer=f"{microsoft.authority}/v2.0", tenant_id=microsoft.tenant_id,
+                        client_id=microsoft.client_id)
+    return MsalSignIn(build_app, microsoft.authority, keys, expected, clock)
 
 
 def member_from_claims(claims: Mapping[str, Any], microsoft: MicrosoftSettings, now: datetime) -> StaffMember:
@@ -183,6 +229,8 @@ def safe_next_path(candidate: str | None, default: str = "/staff/") -> str:
     if not candidate or len(candidate) > MAX_NEXT_PATH:
         return default
     if not candidate.startswith("/") or candidate.startswith(("//", "/\\")):
+        return default
+    if unquote(candidate).startswith(("//", "/\\")) or "%5c" in candidate.lower():  # encoded slashes too
         return default
     if any(ch in candidate for ch in "\\\r\n\t") or not candidate.isprintable():
         return default

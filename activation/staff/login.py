@@ -7,6 +7,7 @@ new session under a new id (no session fixation). Every outcome is audited by `o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -14,8 +15,10 @@ from sqlalchemy.orm import Session
 
 from activation import audit
 from activation.deps import Deps
+from activation.keys import derive_key, keyed_hash
 from activation.models import ActorType
 from activation.staff.auth import SignInFailed, SignInProvider, StaffMember, member_from_claims, safe_next_path
+from activation.staff.callback import parse_callback, safe_text
 from activation.staff.sessions import PENDING_LIFETIME, StaffSessions
 
 PENDING, SIGNED_IN = "pending", "staff"
@@ -45,10 +48,10 @@ def redirect_uri(deps: Deps) -> str:
     return deps.settings.portal.public_url.rstrip("/") + CALLBACK_PATH
 
 
-def start_sign_in(sessions: StaffSessions, provider: SignInProvider, deps: Deps, current_id: str | None,
+def start_sign_in(sessions: StaffSessions, provider: SignInProvider, deps: Deps,
                   next_path: str | None) -> SignInStarted:
-    """Begin the auth code flow; any session under the old cookie ends first."""
-    sessions.end(current_id)
+    """Begin the auth code flow in a new pending session (its own cookie). A live staff session is left
+    alone: a cross-site GET to the sign-in page must not sign anyone out (only POST sign-out does)."""
     flow = provider.begin(redirect_uri(deps))
     session_id = sessions.create({"kind": PENDING, "flow": flow, "next": safe_next_path(next_path)},
                                  lifetime=PENDING_LIFETIME)
@@ -56,9 +59,15 @@ def start_sign_in(sessions: StaffSessions, provider: SignInProvider, deps: Deps,
 
 
 def complete_sign_in(session: Session, sessions: StaffSessions, provider: SignInProvider, deps: Deps,
-                     pending_id: str | None, response: dict[str, str],
-                     context: audit.RequestContext = audit.NO_REQUEST) -> SignedIn:
-    """Redeem the callback, check the claims, and start a fresh session. Commits the audit event."""
+                     pending_id: str | None, values: Mapping[str, str],
+                     context: audit.RequestContext = audit.NO_REQUEST, current_id: str | None = None) -> SignedIn:
+    """Redeem the callback, check the claims, and start a fresh session. Commits the audit event.
+
+    `values` is the callback's raw query: it is parsed and bounded here (activation.staff.callback), so
+    nothing unchecked reaches MSAL or the audit trail. Only success replaces the session under
+    `current_id`; a failed or forged callback leaves a live staff session alone.
+    """
+    response = parse_callback(values)
     record = sessions.load(pending_id)
     sessions.end(pending_id)  # single use, whatever happens next
     try:
@@ -68,15 +77,26 @@ def complete_sign_in(session: Session, sessions: StaffSessions, provider: SignIn
         member = member_from_claims(claims, deps.settings.microsoft, deps.clock.now())
     except SignInFailed as failed:
         actor = audit.Actor.staff(failed.oid) if failed.oid else audit.Actor(ActorType.STAFF, None)
-        deps.audit(session, action="staff.signed_in", actor=actor, outcome="failure", reason=failed.reason,
-                   context=context)
+        details = {"aadsts": response.provider_code} if response.provider_code else None
+        deps.audit(session, action="staff.signed_in", actor=actor, outcome="failure",
+                   reason=safe_text(failed.reason, 96), context=context, details=details)
         session.commit()
         raise
+    sessions.end(current_id)  # a new identity replaces whatever session the browser had
     session_id = sessions.create({"kind": SIGNED_IN, "member": member.to_data()})
     deps.audit(session, action="staff.signed_in", actor=member.actor, context=context,
                details={"roles": sorted(member.roles)})
     session.commit()
     return SignedIn(session_id, member, safe_next_path(str(record.data.get("next") or "")))
+
+
+def csrf_value(secret_key: str, session_id: str) -> str:
+    """The raw CSRF value of a staff session, derived from its id (which only that browser holds).
+
+    Staff forms carry flask-wtf's token over this value, so a token (and cookie) taken from any other
+    session, the attacker's own included, does not fit a victim's staff session.
+    """
+    return keyed_hash(derive_key(secret_key, "staff-csrf"), session_id)[:40]
 
 
 def current_member(sessions: StaffSessions, session_id: str | None) -> StaffMember | None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import hmac
 from collections.abc import Callable
 from typing import Any
 
-from flask import g, redirect, request, url_for
+from flask import g, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from activation.staff import login
@@ -14,10 +16,12 @@ from activation.staff.auth import StaffMember
 from portal.extensions import runtime
 
 COOKIE = "staff_session"
+CSRF_SESSION_KEY = "csrf_token"  # where flask-wtf keeps the raw value it signs (WTF_CSRF_FIELD_NAME)
+PENDING_COOKIE = "staff_sign_in"  # the pending sign-in has its own cookie, so starting one ends nothing
 
 
-def cookie_name() -> str:
-    return ("__Host-" + COOKIE) if _https() else COOKIE
+def cookie_name(base: str = COOKIE) -> str:
+    return ("__Host-" + base) if _https() else base
 
 
 def _https() -> bool:
@@ -28,9 +32,28 @@ def session_id() -> str | None:
     return request.cookies.get(cookie_name())
 
 
+def pending_id() -> str | None:
+    return request.cookies.get(cookie_name(PENDING_COOKIE))
+
+
 def load_current_staff() -> None:
-    """before_request for staff pages: re-read (and touch) the server-side session on every request."""
-    g.staff_member = login.current_member(runtime().staff_sessions, session_id())
+    """before_request for staff pages: re-read (and touch) the server-side session on every request.
+
+    With a live staff session, the CSRF value flask-wtf signs is the one bound to that session
+    (`login.csrf_value`). flask-wtf has already checked (app-wide, before this runs) that the posted
+    token fits the value in the Flask cookie; here a POST is refused unless that value is this staff
+    session's own, so an attacker's token and cookie cannot ride on a victim's staff cookie.
+    """
+    raw_id = session_id()
+    g.staff_member = login.current_member(runtime().staff_sessions, raw_id)
+    if g.staff_member is None or raw_id is None:
+        return
+    bound = login.csrf_value(runtime().settings.secret_key, raw_id)
+    held = session.get(CSRF_SESSION_KEY)
+    if request.method == "POST" and not (isinstance(held, str) and hmac.compare_digest(held, bound)):
+        raise CSRFError("The CSRF token does not belong to this staff session.")
+    if held != bound:
+        session[CSRF_SESSION_KEY] = bound
 
 
 def current_staff() -> StaffMember | None:
@@ -56,12 +79,12 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def set_session_cookie(response: Response, value: str) -> Response:
+def set_session_cookie(response: Response, value: str, base: str = COOKIE) -> Response:
     """Only the opaque id; a browser-session cookie (the server enforces the timeouts)."""
-    response.set_cookie(cookie_name(), value, secure=_https(), httponly=True, samesite="Lax", path="/")
+    response.set_cookie(cookie_name(base), value, secure=_https(), httponly=True, samesite="Lax", path="/")
     return response
 
 
-def clear_session_cookie(response: Response) -> Response:
-    response.delete_cookie(cookie_name(), secure=_https(), httponly=True, samesite="Lax", path="/")
+def clear_session_cookie(response: Response, base: str = COOKIE) -> Response:
+    response.delete_cookie(cookie_name(base), secure=_https(), httponly=True, samesite="Lax", path="/")
     return response

@@ -99,6 +99,7 @@ def perform_action(person_id: int, name: str) -> tuple[str, int] | Response:
 @bp.get("/audit")
 @signed_in
 def audit_page() -> str:
+    audit_export.open_export_form(db(), runtime().deps(), require_staff(), request_context())
     return render_template("staff/desk/audit.html", form=AuditExportForm(formdata=None))
 
 

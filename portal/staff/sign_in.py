@@ -6,14 +6,22 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from werkzeug.wrappers import Response
 
 from activation.staff import login
-from activation.staff.auth import SignInFailed
+from activation.staff.auth import SignInFailed, safe_next_path
 from portal.extensions import db, request_context, runtime
 from portal.forms import ButtonForm
-from portal.staff.current import clear_session_cookie, current_staff, session_id, set_session_cookie, signed_in
+from portal.staff.current import (
+    PENDING_COOKIE,
+    clear_session_cookie,
+    current_staff,
+    pending_id,
+    session_id,
+    set_session_cookie,
+    signed_in,
+)
 
 bp = Blueprint("auth", __name__)
 
-CALLBACK_PARAMETERS = ("code", "state", "error", "error_description", "session_state", "client_info")
+CALLBACK_PARAMETERS = ("code", "state", "error", "error_description")
 
 
 @bp.get("/")
@@ -26,26 +34,28 @@ def index() -> Response:
 
 @bp.get("/sign-in")
 def sign_in() -> Response:
+    if current_staff() is not None:  # already signed in: a GET here (cross-site or not) ends nothing
+        return redirect(safe_next_path(request.args.get("next")))
     rt = runtime()
     try:
-        started = login.start_sign_in(rt.staff_sessions, rt.staff_sign_in, rt.deps(), session_id(),
-                                      request.args.get("next"))
+        started = login.start_sign_in(rt.staff_sessions, rt.staff_sign_in, rt.deps(), request.args.get("next"))
     except SignInFailed:
         return _failed()
-    return set_session_cookie(redirect(started.authorize_url), started.session_id)
+    return set_session_cookie(redirect(started.authorize_url), started.session_id, PENDING_COOKIE)
 
 
 @bp.get("/auth/callback")
 def callback() -> Response:
     rt = runtime()
-    response = {key: request.args[key] for key in CALLBACK_PARAMETERS if key in request.args}
+    values = {key: request.args[key] for key in CALLBACK_PARAMETERS if key in request.args}
     try:
-        signed = login.complete_sign_in(db(), rt.staff_sessions, rt.staff_sign_in, rt.deps(), session_id(),
-                                        response, request_context())
+        signed = login.complete_sign_in(db(), rt.staff_sessions, rt.staff_sign_in, rt.deps(), pending_id(),
+                                        values, request_context(), current_id=session_id())
     except SignInFailed:
-        return clear_session_cookie(_failed())
+        return clear_session_cookie(_failed(), PENDING_COOKIE)  # a live staff session stays
     session.pop("csrf_token", None)  # a fresh CSRF token for the fresh session
-    return set_session_cookie(redirect(signed.next_path), signed.session_id)
+    response = clear_session_cookie(redirect(signed.next_path), PENDING_COOKIE)
+    return set_session_cookie(response, signed.session_id)
 
 
 @bp.post("/sign-out")

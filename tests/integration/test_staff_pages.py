@@ -344,7 +344,7 @@ def test_on_https_the_cookie_is_host_prefixed_secure_httponly_and_lax(make_setti
     response = client.get("/staff/sign-in?next=/staff/desk/", base_url="https://activate.example")
     assert response.headers["Location"] == "https://login.example/authorize?state=state-from-msal-flow"
     cookie = response.headers["Set-Cookie"]
-    assert cookie.startswith("__Host-staff_session=")
+    assert cookie.startswith("__Host-staff_sign_in=")  # the pending sign-in, under its own cookie
     for attribute in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
         assert attribute in cookie
     assert "Domain" not in cookie and "state-from-msal-flow" not in cookie  # the flow stays on the server

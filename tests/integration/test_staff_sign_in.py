@@ -114,7 +114,7 @@ def test_a_tampered_state_fails_and_is_audited(portal) -> None:  # type: ignore[
 def test_a_callback_without_our_pending_session_fails(portal) -> None:  # type: ignore[no-untyped-def]
     _runtime, browser = portal
     _oid, query = browser.authorize("Dana Desk")
-    browser.client.delete_cookie("staff_session")
+    browser.client.delete_cookie("staff_sign_in")
     assert browser.callback(query).status_code == 400
 
 

@@ -1,0 +1,51 @@
+"""A daily cap on codes emailed for one activation (policy `max_codes_per_day`), beyond the cooldown.
+
+Without it a resend loop (one request a minute) mails a code every minute for as long as it runs. After
+the cap the starter is sent to the service desk; a desk unlock, reset or new invite lifts the cap
+(the count starts again after the desk's action). Counted from the `otp_challenge` rows, so every
+portal worker sees the same number.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from activation import audit
+from activation.deps import Deps
+from activation.errors import ActivationError
+from activation.models import Activation, AuditEvent, OtpChallenge, Person
+
+DESK_ACTIONS_THAT_LIFT = ("desk.unlock", "desk.reset", "desk.resend_invite")
+DAY = timedelta(hours=24)
+
+
+class CodeLimitReached(ActivationError):
+    """Enough codes for today: the starter should contact the service desk."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{limit} codes in 24 hours")
+        self.limit = limit
+
+
+def check_daily_cap(session: Session, deps: Deps, activation: Activation, person: Person,
+                    context: audit.RequestContext = audit.NO_REQUEST) -> None:
+    """Raise CodeLimitReached (audited, committed) when another code would exceed today's cap."""
+    limit = deps.settings.policy.max_codes_per_day
+    now = deps.clock.now()
+    since = now - DAY
+    lifted = session.scalar(select(func.max(AuditEvent.at)).where(
+        AuditEvent.person_id == person.id, AuditEvent.action.in_(DESK_ACTIONS_THAT_LIFT),
+        AuditEvent.outcome == "success"))
+    if lifted is not None and lifted > since:
+        since = lifted
+    sent = session.scalar(select(func.count()).select_from(OtpChallenge).where(
+        OtpChallenge.activation_id == activation.id, OtpChallenge.created_at > since)) or 0
+    if sent >= limit:
+        deps.audit(session, action="code.sent", actor=audit.Actor.starter(person.employee_id), person=person,
+                   outcome="refused", reason="daily code limit reached", context=context,
+                   details={"limit": limit})
+        session.commit()
+        raise CodeLimitReached(limit)

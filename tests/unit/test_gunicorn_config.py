@@ -23,6 +23,7 @@ def conf() -> dict:
         ("GET /a/tok3n HTTP/1.1", "GET /a/[redacted] HTTP/1.1"),
         ("GET /staff/auth/callback?code=secret&state=s HTTP/1.1", "GET /staff/auth/callback?[redacted] HTTP/1.1"),
         ("https://activate.example/a/tok3n/code", "https://activate.example/a/[redacted]/code"),
+        ("POST /not-me/n0tice.t0ken HTTP/1.1", "POST /not-me/[redacted] HTTP/1.1"),
         ("GET /staff/desk/ HTTP/1.1", "GET /staff/desk/ HTTP/1.1"),
     ],
 )

@@ -23,6 +23,8 @@ DEFAULT_MAPPING_PATH = CONFIG_DIR / "mapping.toml"
 CSV2SCIM_MAPPING_PATH = CONFIG_DIR / "mapping-csv2scim.toml"
 DEFAULT_CUSTOM_EXTENSION = "urn:ietf:params:scim:schemas:extension:dayone:1.0:User"
 ISO_DATE_FORMAT = "%Y-%m-%d"
+# A named date format: ISO 8601 dates and date-times with an offset (the form of Microsoft's examples).
+ISO_8601 = "iso8601"
 
 TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType({
     "trim": str.strip,
@@ -205,10 +207,12 @@ def _parse_rule(field: str, spec: Any, where: str) -> FieldRule:
     if field not in DATE_FIELDS and "date_formats" in spec:
         raise ConfigurationError(f"{where}: fields.{field}.date_formats only applies to start_date/end_date")
     if field in DATE_FIELDS and (
-        not isinstance(formats, list) or not formats or not all(isinstance(f, str) and "%" in f for f in formats)
+        not isinstance(formats, list) or not formats
+        or not all(isinstance(f, str) and ("%" in f or f == ISO_8601) for f in formats)
     ):
         raise ConfigurationError(
-            f"{where}: fields.{field}.date_formats must be a non-empty list of strptime formats like \"%m/%d/%Y\""
+            f"{where}: fields.{field}.date_formats must be a non-empty list of \"{ISO_8601}\" or strptime formats "
+            "like \"%m/%d/%Y\""
         )
     return FieldRule(
         field=field,

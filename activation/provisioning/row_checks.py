@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from activation.provisioning.countries import ISO_3166_ALPHA2
 from activation.provisioning.emails import check_email
-from activation.provisioning.mapping import ISO_DATE_FORMAT, MappingProfile
+from activation.provisioning.mapping import ISO_8601, ISO_DATE_FORMAT, MappingProfile
 from activation.provisioning.readers import SourceRow
 from activation.provisioning.records import (
     ACTIVE,
@@ -209,10 +209,15 @@ class RowChecker:
         except KeyError:
             parsed = self._dates[key] = _parse_date(value, self._date_formats[field])
         if parsed is None and value:
-            formats = " or ".join(self._date_formats[field])
-            problems.append(Problem(field, value, (
-                f"is not a real calendar date in the format {formats} (e.g. 2026-02-30 does not exist); "
-                "correct it")))
+            formats = " or ".join(_format_name(f) for f in self._date_formats[field])
+            column = self._column(field)
+            if ISO_8601 not in self._date_formats[field] and _parse_iso_8601(value) is not None:
+                reason = (f"is an ISO 8601 date and time, but {self._mapping.source} reads column {column!r} as "
+                          f"{formats}; add \"{ISO_8601}\" to [fields.{field}] date_formats there")
+            else:
+                reason = (f"is not a real calendar date in the format {formats} (e.g. 2026-02-30 does not "
+                          f"exist); correct column {column!r}")
+            problems.append(Problem(field, value, reason))
         return parsed
 
     def _country(self, field: str, value: str, problems: list[Problem]) -> str:
@@ -231,10 +236,40 @@ class RowChecker:
         return self._zones
 
 
+def _format_name(fmt: str) -> str:
+    return "ISO 8601 (2026-03-09, or 2026-03-09T00:00:00-05:00 with a time and offset)" if fmt == ISO_8601 else fmt
+
+
+def _parse_iso_8601(value: str) -> date | None:
+    """A date, or a date and time with an optional offset or Z: the calendar date as written.
+
+    `2021-05-01T00:00:00-05:00` is 1 May in the sender's offset; converting it to UTC first would
+    move some start dates by a day, so the offset is checked but not applied.
+    """
+    if len(value) < 10 or value[4] != "-" or value[7] != "-":
+        return None
+    if len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    if value[10] not in "Tt ":
+        return None
+    try:
+        return datetime.fromisoformat(value).date()
+    except ValueError:
+        return None
+
+
 def _parse_date(value: str, formats: tuple[str, ...]) -> date | None:
     if not value:
         return None
     for fmt in formats:
+        if fmt == ISO_8601:
+            parsed = _parse_iso_8601(value)
+            if parsed is not None:
+                return parsed
+            continue
         if fmt == ISO_DATE_FORMAT:
             if len(value) == 10 and value[4] == "-" and value[7] == "-":
                 try:

@@ -89,12 +89,15 @@ class ConsoleProgress(Progress):
               help="Write the run's JSON report here.")
 @click.option("--force", is_flag=True, help="Upload even when the mass-change guard would stop the run.")
 @click.option("--full", is_flag=True, help="Re-send every record, not only new or changed ones.")
+@click.option("--past-starters", "past_starters", type=click.Choice(["hold", "provision"]),
+              help="People whose start date is long past and who have no account in Entra ID: hold them back "
+                   "and report them (default, [provisioning] past_start_policy) or create their accounts anyway.")
 @click.option("--wait", is_flag=True, help="After uploading, wait for Microsoft's results and reconcile.")
 @click.option("--wait-timeout", default=DEFAULT_WAIT_SECONDS, show_default=True, type=float,
               help="Seconds --wait waits at most.")
 @pass_context
 def provision(ctx: Context, file: Path, mapping_path: Path | None, dry_run: bool, report_path: Path | None,
-              force: bool, full: bool, wait: bool, wait_timeout: float) -> None:
+              force: bool, full: bool, past_starters: str | None, wait: bool, wait_timeout: float) -> None:
     """Validate an HR extract (CSV or JSON), plan joiners/movers/leavers, and upload the changes."""
     progress = ConsoleProgress(ctx.console)
     try:
@@ -103,6 +106,7 @@ def provision(ctx: Context, file: Path, mapping_path: Path | None, dry_run: bool
             result = provision_file(
                 session, ctx.runtime.deps(), file, mapping=mapping, dry_run=dry_run, force=force, full=full,
                 wait=wait, wait_seconds=wait_timeout, report_path=report_path, progress=progress,
+                past_start_policy=past_starters,
             )
     except ConfigurationError as exc:
         progress.close()
@@ -207,6 +211,15 @@ def print_plan(console: Console, plan: Plan, validation: ValidationResult, verdi
             r = change.record
             table.add_row(r.employee_id, r.source_ref, r.start_date.isoformat(), r.department, _flag(change.active))
         _print_table(console, table, len(plan.joiners))
+    if plan.held_back:
+        console.print(f"Held back: {plan.held_back_decision}", style="bold yellow", markup=False, highlight=False)
+        table = Table("employee_id", "where", "start", "department", title="Held back (not uploaded)")
+        for change in plan.held_back[:MAX_ROWS]:
+            r = change.record
+            table.add_row(r.employee_id, r.source_ref, r.start_date.isoformat(), r.department)
+        _print_table(console, table, len(plan.held_back))
+    if plan.adoption_note:
+        console.print(f"Adoption look-up {plan.adoption_note}.", style="yellow", markup=False, highlight=False)
     updates = [*plan.movers, *plan.rehires, *plan.resyncs]
     if updates:
         table = Table("action", "employee_id", "where", "active", "changes (personal values masked)",

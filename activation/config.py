@@ -82,6 +82,8 @@ class RedisSettings:
 class ProvisioningSettings:
     upn_domain: str = "contoso.example"
     mapping: str = "config/mapping.toml"
+    # issue 12: "hold" or "provision" people whose start date is long past and who have no account
+    past_start_policy: str = "hold"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Dry-run records the plan as a run and changes nothing else: no person rows, no G
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections.abc import Iterable
@@ -24,10 +25,11 @@ from activation.errors import ActivationError, ConfigurationError
 from activation.graph.errors import Forbidden, GraphError, Throttled, Unauthorized
 from activation.models import ActorType, Person
 from activation.provisioning import runs
-from activation.provisioning.adopt import adopt_existing_accounts
+from activation.provisioning.adopt import AccountLookup, look_up_existing_accounts
 from activation.provisioning.batches import BulkBatch, RatePacer, split_into_batches
 from activation.provisioning.leavers import LeaverIssue, LeaverOutcome, offboard_leavers
 from activation.provisioning.mapping import CONFIG_DIR, MappingProfile, load_mapping
+from activation.provisioning.past_starters import check_policy, held_back
 from activation.provisioning.planner import MassChangeVerdict, Plan, PlannedChange, check_mass_change, plan
 from activation.provisioning.readers import SourceRow, read_rows, rows_from_objects
 from activation.provisioning.reconcile import ReconcileResult, reconcile
@@ -90,7 +92,7 @@ class RunResult:
         guard_stops = self.verdict.blocked and not self.forced  # also in a dry run: the real run would stop
         return (self.status not in (runs.STATUS_BLOCKED, runs.STATUS_FAILED) and not guard_stops
                 and not self.rejections and not self.upload_failures and not self.leaver_issues
-                and not failed_results)
+                and not failed_results and not self.counts.get("held_back"))
 
 
 def resolve_mapping(settings: Settings, path: str | Path | None = None) -> MappingProfile:
@@ -114,12 +116,12 @@ def file_sha256(path: str | Path) -> str:
 def provision_file(session: Session, deps: Deps, path: str | Path, *, mapping: MappingProfile, dry_run: bool = False,
                    force: bool = False, full: bool = False, wait: bool = False,
                    wait_seconds: float = DEFAULT_WAIT_SECONDS, report_path: str | Path | None = None,
-                   progress: Progress | None = None) -> RunResult:
+                   progress: Progress | None = None, past_start_policy: str | None = None) -> RunResult:
     """An HR extract (CSV or JSON) from disk."""
     return run_provisioning(
         session, deps, source_name=str(path), rows=read_rows(path, mapping), mapping=mapping, dry_run=dry_run,
         force=force, full=full, wait=wait, wait_seconds=wait_seconds, report_path=report_path, progress=progress,
-        source_hash=file_sha256(path),
+        source_hash=file_sha256(path), past_start_policy=past_start_policy,
     )
 
 
@@ -139,11 +141,13 @@ def run_provisioning(
     dry_run: bool = False, force: bool = False, full: bool = False, wait: bool = False,
     wait_seconds: float = DEFAULT_WAIT_SECONDS, report_path: str | Path | None = None,
     progress: Progress | None = None, actor: Actor | None = None, source: str = "file",
-    source_hash: str | None = None, api_client_id: int | None = None,
+    source_hash: str | None = None, api_client_id: int | None = None, past_start_policy: str | None = None,
 ) -> RunResult:
+    """The whole run as a plain function (the CLI, the push API and a job queue all call this)."""
     actor = actor or Actor.system()
     progress = progress or Progress()
     policy = deps.settings.policy
+    past_start = check_policy(past_start_policy or deps.settings.provisioning.past_start_policy)
     mode = runs.MODE_DRY_RUN if dry_run else runs.MODE_APPLY
     run = runs.start_run(session, deps, source=source, source_name=source_name, source_hash=source_hash, mode=mode,
                          actor=actor, api_client_id=api_client_id)
@@ -153,17 +157,20 @@ def run_provisioning(
         validation = validate(rows, mapping=mapping, known_people=known, today=today)
         if not dry_run and validation.records:
             require_provisioning_app(deps)  # before adoption looks anyone up, so nothing changes if it is missing
-        adopted = adopt_existing_accounts(session, deps, validation.records, known, today=today, actor=actor,
-                                          dry_run=dry_run)
+        lookup = look_up_existing_accounts(session, deps, validation.records, known, today=today, actor=actor,
+                                           dry_run=dry_run)
+        holding = held_back(lookup, policy=past_start, grace_days=policy.activation_grace_days)
         planned = plan(validation.records, known, today=today, upn_domain=deps.settings.provisioning.upn_domain,
-                       mapping=mapping, full=full)
+                       mapping=mapping, full=full, held_back=holding.notes, held_back_decision=holding.decision)
+        if lookup.lookup_skipped:
+            planned = dataclasses.replace(planned, adoption_note=_adoption_note(lookup))
     except ActivationError as exc:
         runs.finish_run(session, deps, run, status=runs.STATUS_FAILED, actor=actor, message=str(exc))
         raise
     verdict = check_mass_change(planned, known, max_share=policy.mass_change_share, max_count=policy.mass_change_count)
     del known
     forced = verdict.blocked and force
-    run.counts = {**_plan_counts(validation, planned, verdict, forced), "adopted": len(adopted)}
+    run.counts = {**_plan_counts(validation, planned, verdict, forced), **_lookup_counts(lookup, planned)}
     runs.add_items(session, runs.validation_items(run.id, validation))
     session.commit()
     progress.planned(planned, validation, verdict)
@@ -174,15 +181,19 @@ def run_provisioning(
         upload_status = runs.UPLOAD_PLANNED if dry_run else runs.UPLOAD_NOT_SENT
         runs.add_items(session, (runs.change_item(run.id, c, upload_status=upload_status)
                                  for c in [*changes, *planned.skipped]))
+        runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT)
+                                 for c in planned.held_back))
         status, message = ((runs.STATUS_PLANNED, "dry run: the plan was recorded; nothing was changed")
                            if dry_run else (runs.STATUS_BLOCKED, f"stopped before uploading: {verdict.reason}"))
+        message += _notes(run.counts)
         runs.finish_run(session, deps, run, status=status, actor=actor, message=message)
         return result.finish(session, run, report_path)
 
     if forced:  # (a dry run has returned above)
         deps.audit(session, action="provisioning.guard_overridden", actor=actor, reason=verdict.reason,
                    details={"run_id": run.id, "switching_off": verdict.switching_off})
-    runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT) for c in planned.skipped))
+    runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT)
+                             for c in [*planned.skipped, *planned.held_back]))
     session.commit()
     try:
         if changes:
@@ -206,6 +217,7 @@ def run_provisioning(
         status, message = runs.STATUS_UPLOADED, f"{uploaded} record(s) uploaded, {failed_records} failed"
     if forced:
         message += f"; mass-change guard overridden with --force ({verdict.reason})"
+    message += _notes(run.counts)
     runs.finish_run(session, deps, run, status=status, actor=actor, message=message)
     if wait and uploaded:
         result.reconciliation = _await_results(session, deps, run.id, wait_seconds, progress, actor)
@@ -233,6 +245,34 @@ class _Outcome:
             verdict=self.verdict, forced=self.forced, upload_failures=self.failures, leavers=tuple(self.leavers),
             reconciliation=self.reconciliation, report_path=written,
         )
+
+
+def _lookup_counts(lookup: AccountLookup, planned: Plan) -> dict[str, Any]:
+    counts: dict[str, Any] = {"adopted": len(lookup.adopted), "held_back": len(planned.held_back)}
+    if planned.held_back_decision:
+        counts["held_back_decision"] = planned.held_back_decision
+    if lookup.lookup_skipped:
+        counts["adoption_lookup"] = _adoption_note(lookup)
+    return counts
+
+
+def _adoption_note(lookup: AccountLookup) -> str:
+    return (f"skipped for {_people(len(lookup.not_looked_up))} who started long ago: {lookup.skipped_reason}; "
+            "the real run looks them up by employeeId and keeps existing enabled accounts enabled")
+
+
+def _notes(counts: dict[str, Any]) -> str:
+    """What a run's message must not leave out: people held back, a skipped adoption look-up."""
+    notes = ""
+    if counts.get("held_back"):
+        notes += f"; {_people(counts['held_back'])} held back (start date long past, no account): decide, see the plan"
+    if counts.get("adoption_lookup"):
+        notes += f"; adoption look-up {counts['adoption_lookup']}"
+    return notes
+
+
+def _people(number: int) -> str:
+    return "1 person" if number == 1 else f"{number} people"
 
 
 def _plan_counts(

@@ -24,6 +24,7 @@ REHIRE = "rehire"
 RESYNC = "resync"  # nothing in HR changed, but what we send did (e.g. now activated) or --full
 UNCHANGED = "unchanged"
 SKIPPED = "skipped"
+HELD_BACK = "held_back"  # long-started, no account in Entra ID: not created (past_starters.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,9 @@ class Plan:
     skipped: list[PlannedChange]  # terminated and never provisioned: nothing to send
     mapping: MappingProfile
     upn_domain: str
+    held_back: list[PlannedChange] = field(default_factory=list)  # waiting for the operator's decision
+    held_back_decision: str = ""
+    adoption_note: str = ""  # set when existing accounts could not be looked up (a dry run without settings)
 
     def to_upload(self) -> Iterator[PlannedChange]:
         yield from self.joiners
@@ -87,7 +91,7 @@ class Plan:
         return {
             JOINER: len(self.joiners), MOVER: len(self.movers), LEAVER: len(self.leavers),
             REHIRE: len(self.rehires), RESYNC: len(self.resyncs), UNCHANGED: len(self.unchanged),
-            SKIPPED: len(self.skipped),
+            SKIPPED: len(self.skipped), HELD_BACK: len(self.held_back),
         }
 
     def operations(self) -> Iterator[PlannedOperation]:
@@ -117,16 +121,23 @@ def plan(
     upn_domain: str,
     mapping: MappingProfile,
     full: bool = False,
+    held_back: Mapping[str, str] | None = None,
+    held_back_decision: str = "",
 ) -> Plan:
+    """Sort records into buckets; `held_back` (employee id -> note) keeps unknown people out of the upload."""
     context = hash_context(mapping, upn_domain)
+    hold = held_back or {}
     buckets: dict[str, list[PlannedChange]] = {
-        name: [] for name in (JOINER, MOVER, LEAVER, REHIRE, RESYNC, UNCHANGED, SKIPPED)
+        name: [] for name in (JOINER, MOVER, LEAVER, REHIRE, RESYNC, UNCHANGED, SKIPPED, HELD_BACK)
     }
     for record in records:
         person = known.get(record.employee_id)
         leaving = record.is_leaving(today)
         if person is None:
-            if leaving:
+            note = hold.get(record.employee_id)
+            if note is not None and not leaving:
+                buckets[HELD_BACK].append(PlannedChange(record, HELD_BACK, False, "", note=note))
+            elif leaving:
                 buckets[SKIPPED].append(PlannedChange(record, SKIPPED, False, "", note=(
                     "terminated (or past end date) and never provisioned; nothing to send")))
             else:
@@ -151,7 +162,8 @@ def plan(
     return Plan(
         joiners=buckets[JOINER], movers=buckets[MOVER], leavers=buckets[LEAVER], rehires=buckets[REHIRE],
         resyncs=buckets[RESYNC], unchanged=buckets[UNCHANGED], skipped=buckets[SKIPPED],
-        mapping=mapping, upn_domain=upn_domain,
+        mapping=mapping, upn_domain=upn_domain, held_back=buckets[HELD_BACK],
+        held_back_decision=held_back_decision if buckets[HELD_BACK] else "",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import pytest
 from click.testing import CliRunner, Result
@@ -31,6 +32,12 @@ def invoke(monkeypatch, tmp_path, database_url, db_engine):  # type: ignore[no-u
     return run
 
 
+def future_line(employee_id: str, **values: str) -> str:
+    """An HR line starting a month from today: the CLI runs on the real clock."""
+    values.setdefault("start", (date.today() + timedelta(days=30)).isoformat())
+    return hr_line(employee_id, **values)
+
+
 def _count(db_engine, model) -> int:  # type: ignore[no-untyped-def]
     with db_engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(model)).scalar_one()
@@ -38,7 +45,8 @@ def _count(db_engine, model) -> int:  # type: ignore[no-untyped-def]
 
 def test_dry_run_prints_the_plan_and_changes_nothing(invoke, db_engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     report = tmp_path / "plan.json"
-    result = invoke("provision", str(REPO_ROOT / "config" / "hr-template.csv"), "--dry-run", "--report", str(report))
+    path = write_hr(tmp_path / "hr.csv", future_line("E1001"), future_line("E1002", manager="E1001"))
+    result = invoke("provision", str(path), "--dry-run", "--report", str(report))
 
     assert result.exit_code == 0, result.output
     assert "Joiners" in result.output and "E1001" in result.output and "E1002" in result.output
@@ -49,7 +57,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(invoke, db_engine, tmp_path
 
 
 def test_a_bad_row_exits_1_and_names_the_line_and_the_field(invoke, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = write_hr(tmp_path / "hr.csv", hr_line("E1"), hr_line("E2", start="2026-02-31"))
+    path = write_hr(tmp_path / "hr.csv", future_line("E1"), future_line("E2", start="2026-02-31"))
     result = invoke("provision", str(path), "--dry-run")
 
     assert result.exit_code == 1, result.output
@@ -59,7 +67,7 @@ def test_a_bad_row_exits_1_and_names_the_line_and_the_field(invoke, tmp_path) ->
 
 
 def test_usage_and_configuration_errors_exit_2(invoke, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = write_hr(tmp_path / "hr.csv", hr_line("E1"))
+    path = write_hr(tmp_path / "hr.csv", future_line("E1"))
     unknown_mapping = invoke("provision", str(path), "--mapping", str(tmp_path / "nope.toml"), "--dry-run")
     assert unknown_mapping.exit_code == 2 and "nope.toml" in unknown_mapping.output
     (tmp_path / "broken.csv").write_text("employee_id,first_name\nE1,Ada\n", encoding="utf-8")
@@ -70,7 +78,7 @@ def test_usage_and_configuration_errors_exit_2(invoke, tmp_path) -> None:  # typ
 
 def test_apply_without_a_provisioning_app_is_a_configuration_error(  # type: ignore[no-untyped-def]
         invoke, monkeypatch, tmp_path, db_engine) -> None:
-    path = write_hr(tmp_path / "hr.csv", hr_line("E1"))
+    path = write_hr(tmp_path / "hr.csv", future_line("E1"))
     result = invoke("provision", str(path))
     assert result.exit_code == 2 and "ACTIVATION_PROVISIONING_SP_ID" in result.output
     monkeypatch.setenv("ACTIVATION_PROVISIONING_SP_ID", "sp")
@@ -118,7 +126,7 @@ def test_apply_against_the_emulator_then_reconcile(invoke, monkeypatch, tmp_path
             "ACTIVATION_PROVISIONING_JOB_ID": info.provisioning_job_id,
         }.items():
             monkeypatch.setenv(name, value)
-        path = write_hr(tmp_path / "hr.csv", hr_line("E1"), hr_line("E2", manager="E1"))
+        path = write_hr(tmp_path / "hr.csv", future_line("E1"), future_line("E2", manager="E1"))
 
         applied = invoke("provision", str(path))
         assert applied.exit_code == 0, applied.output

@@ -371,3 +371,62 @@ def test_a_second_applying_run_is_refused_while_one_is_running(world: World) -> 
     assert world.run(*DAY_ONE_FILE, dry_run=True).status == runs.STATUS_PLANNED  # a dry run may still look
     world.clock.advance(3 * 3600)  # a run "running" for hours has crashed: it no longer blocks
     assert world.run(*DAY_ONE_FILE).ok
+
+
+def test_long_started_people_without_an_account_are_held_back_as_one_group(world: World, tmp_path: Path) -> None:
+    """Microsoft's 1000-row sample: every joiner's hire date is years past. No dead disabled accounts."""
+    world.graph.add_user("V1", "v1@contoso.example", "Val Veteran", account_enabled=True)
+    report = tmp_path / "report.json"
+    result = world.run(hr_line("V1", start="2019-04-01"), hr_line("H1", start="2013-01-01"),
+                       hr_line("H2", start="2017-03-09T00:00:00-05:00"), hr_line("N1", start="2026-03-09"),
+                       report_path=report)
+
+    assert world.graph.sent() == {"V1": True, "N1": False}  # H1, H2: nothing created
+    assert result.counts["held_back"] == 2 and result.counts["plan"]["held_back"] == 2
+    assert not result.ok  # the operator has a decision to make
+    decision = result.counts["held_back_decision"]
+    assert "2 people started more than 14 day(s) ago" in decision and "--past-starters provision" in decision
+    assert "held back" in result.message
+    assert world.session.scalars(select(Person).where(Person.employee_id.in_(["H1", "H2"]))).all() == []
+    document = json.loads(report.read_text(encoding="utf-8"))
+    held = {r["employee_id"]: r for r in document["records"] if r["action"] == "held_back"}
+    assert set(held) == {"H1", "H2"} and held["H1"]["upload_status"] == runs.UPLOAD_NOT_SENT
+    assert "no account with this employeeId" in held["H1"]["note"]
+
+
+def test_the_operator_can_provision_long_started_people_anyway(build_world) -> None:  # type: ignore[no-untyped-def]
+    world = build_world()
+    result = world.run(hr_line("H1", start="2013-01-01"), past_start_policy="provision")
+    assert result.ok and world.graph.sent() == {"H1": False}
+    configured = build_world()
+    configured.deps = make_deps(configured.deps.settings.replace(provisioning={"past_start_policy": "provision"}),
+                                configured.graph, configured.clock)
+    assert configured.run(hr_line("H2", start="2013-01-01"), name="h2.csv").counts["held_back"] == 0
+
+
+def test_an_unknown_past_start_policy_is_a_configuration_error(world: World) -> None:
+    from activation.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="past_start_policy = 'maybe'"):
+        world.run(hr_line("H1", start="2013-01-01"), past_start_policy="maybe")
+
+
+def test_a_dry_run_without_microsoft_settings_says_the_adoption_lookup_was_skipped(
+        make_settings, database_url, db_engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from activation.errors import ConfigurationError
+
+    def no_graph():  # type: ignore[no-untyped-def]
+        raise ConfigurationError("Graph needs ACTIVATION_TENANT_ID and ACTIVATION_CLIENT_ID.")
+
+    settings = make_settings(database={"url": database_url})
+    deps = make_deps(settings, RecordingGraph(), FakeClock(DAY_ONE))
+    deps = Deps(settings=deps.settings, clock=deps.clock, mailer=deps.mailer, renderer=deps.renderer,
+                graph_provider=no_graph)
+    path = write_hr(tmp_path / "hr.csv", hr_line("V1", start="2019-04-01"), hr_line("N1"))
+    with make_session_factory(db_engine)() as session:
+        result = provision_file(session, deps, path, mapping=resolve_mapping(settings), dry_run=True)
+    assert result.counts["adopted"] == 0
+    note = result.counts["adoption_lookup"]
+    assert note.startswith("skipped for 1 person who started long ago") and "ACTIVATION_TENANT_ID" in note
+    assert "adoption look-up skipped" in result.message
+    assert result.counts["plan"]["held_back"] == 1 and result.counts["plan"]["joiner"] == 1

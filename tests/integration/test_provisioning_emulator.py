@@ -15,13 +15,13 @@ from graph_fixtures import Emulator, running_emulator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from activation.clock import SystemClock
+from activation.clock import Clock, FakeClock
 from activation.db import make_session_factory
 from activation.models import ActivationState, Person
 from activation.provisioning import runs
 from activation.provisioning.apply import provision_file, resolve_mapping
 from activation.provisioning.reconcile import reconcile
-from tests.provisioning_support import REPO_ROOT, hr_line, make_deps, write_hr
+from tests.provisioning_support import DAY_ONE, REPO_ROOT, hr_line, make_deps, write_hr
 
 
 @pytest.fixture
@@ -36,14 +36,16 @@ def session(db_engine) -> Iterator[Session]:  # type: ignore[no-untyped-def]
     session.close()
 
 
-def _deps(make_settings, database_url: str, emulator: Emulator, **policy):  # type: ignore[no-untyped-def]
+def _deps(make_settings, database_url: str, emulator: Emulator, clock: Clock | None = None,  # type: ignore[no-untyped-def]
+          **policy):
     info = emulator.info
     settings = make_settings(database={"url": database_url}, policy=policy, microsoft={
         "tenant_id": info.tenant_id, "client_id": info.client_id, "authority_host": info.base_url,
         "graph_url": info.base_url, "ca_bundle": info.ca_path, "provisioning_sp_id": info.provisioning_sp_id,
         "provisioning_job_id": info.provisioning_job_id,
     })
-    return make_deps(settings, emulator.client(), SystemClock())
+    # The template's and hr_line's start dates are fixed: run on a day before them (joiners not started yet).
+    return make_deps(settings, emulator.client(), clock or FakeClock(DAY_ONE))
 
 
 def _emulator_users(emulator: Emulator) -> dict[str, dict]:

@@ -91,6 +91,8 @@ class Store:
         self.mail: list[dict] = []
         self.policy: dict = dict(DEFAULT_POLICY)
         self.app_permissions: list[str] = list(DEFAULT_GRANTED)
+        # attribute mappings an administrator added to the provisioning app (source, target)
+        self.provisioning_mappings: list[list[str]] = []
         # runtime only (never persisted)
         self.tap_hashes: dict[str, tuple[bytes, bytes]] = {}  # method id -> (salt, sha256)
         self.faults: list[dict] = []
@@ -111,6 +113,7 @@ class Store:
                 self.mail = data.get("mail", [])
                 self.policy = {**DEFAULT_POLICY, **data.get("policy", {})}
                 self.app_permissions = list(data.get("appPermissions", DEFAULT_GRANTED))
+                self.provisioning_mappings = [list(p) for p in data.get("provisioningMappings", [])]
             self.ensure_seeded()
 
     def ensure_seeded(self) -> None:
@@ -130,6 +133,7 @@ class Store:
                 "mail": self.mail,
                 "policy": self.policy,
                 "appPermissions": self.app_permissions,
+                "provisioningMappings": self.provisioning_mappings,
             }
 
     def save(self) -> None:
@@ -216,6 +220,7 @@ class Store:
             self.mail.clear()
             self.policy = dict(DEFAULT_POLICY)
             self.app_permissions = list(DEFAULT_GRANTED)
+            self.provisioning_mappings = []
             self.faults.clear()
             self.requests.clear()
             self.auth_codes.clear()

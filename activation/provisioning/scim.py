@@ -51,28 +51,33 @@ def build_operation(
         "displayName": record.display_name,
         "active": active,
     }
+    # Every mapped attribute goes up, an empty one as JSON null: that is how Entra clears a value HR
+    # removed (with "Flow null values" on in the app; docs/operations.md). Omitting it keeps the old one.
+    addresses: dict[str, dict[str, Any]] = {}
+    phones: dict[str, str | None] = {}
     for attribute, field in mapping.scim_core:
-        value = _scim_value(getattr(record, field))
-        if not value:
-            continue
-        if attribute == "addresses.work.country":
-            data["addresses"] = [{"type": "work", "country": value}]
-        elif attribute == "phoneNumbers.mobile":
-            data["phoneNumbers"] = [{"type": "mobile", "value": value}]
+        value = _scim_value(getattr(record, field)) or None
+        head, _, rest = attribute.partition(".")
+        if head == "addresses":
+            kind, _, part = rest.partition(".")
+            addresses.setdefault(kind, {"type": kind})[part] = value
+        elif head == "phoneNumbers":
+            phones[rest] = value
         else:
             data[attribute] = value
+    if addresses:
+        data["addresses"] = list(addresses.values())
+    if phones:
+        data["phoneNumbers"] = [{"type": kind, "value": value} for kind, value in phones.items()]
     enterprise: dict[str, Any] = {}
     for attribute, field in mapping.scim_enterprise:
-        value = _scim_value(getattr(record, field))
-        if value:
-            enterprise[attribute] = {"value": value} if attribute == "manager" else value
+        value = _scim_value(getattr(record, field)) or None
+        enterprise[attribute] = {"value": value} if attribute == "manager" else value
     if enterprise:
         data[ENTERPRISE_USER_SCHEMA] = enterprise
     custom: dict[str, Any] = {}
     for attribute, field in mapping.scim_custom:
-        value = _scim_value(getattr(record, field))
-        if value:
-            custom[attribute] = value
+        custom[attribute] = _scim_value(getattr(record, field)) or None
     if custom:
         data["schemas"].append(mapping.custom_extension)
         data[mapping.custom_extension] = custom

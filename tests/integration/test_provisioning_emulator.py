@@ -104,3 +104,27 @@ def test_a_leaver_is_disabled_and_their_sessions_revoked(
     paths = [(r["method"], r["path"]) for r in emulator.requests_log()]
     assert any(method == "POST" and path.endswith("/revokeSignInSessions") for method, path in paths)
     assert _emulator_users(emulator)["E2"]["accountEnabled"] is False
+
+
+def test_a_department_cleared_in_hr_is_cleared_in_entra(
+        make_settings, database_url, emulator: Emulator, session: Session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    deps = _deps(make_settings, database_url, emulator)
+    mapping = resolve_mapping(deps.settings)
+    first = provision_file(session, deps, write_hr(tmp_path / "day1.csv", hr_line("E1", department="Sales"),
+                                                   hr_line("E2", manager="E1")), mapping=mapping)
+    emulator.post("process")
+    reconcile(session, deps, run_id=first.run_id)
+    before = _emulator_users(emulator)
+    assert before["E1"]["department"] == "Sales" and before["E2"]["managerId"] == before["E1"]["id"]
+
+    # The mover's department was removed in HR, and E2 lost their manager.
+    second = provision_file(session, deps, write_hr(tmp_path / "day2.csv", hr_line("E1", department=""),
+                                                    hr_line("E2")), mapping=mapping)
+    assert second.counts["plan"]["mover"] == 2
+    emulator.post("process")
+    outcome = reconcile(session, deps, run_id=second.run_id)
+
+    assert outcome.failed == 0
+    users = _emulator_users(emulator)
+    assert users["E1"]["department"] is None
+    assert users["E2"]["managerId"] is None

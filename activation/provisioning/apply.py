@@ -30,7 +30,14 @@ from activation.provisioning.batches import BulkBatch, RatePacer, split_into_bat
 from activation.provisioning.leavers import LeaverIssue, LeaverOutcome, offboard_leavers
 from activation.provisioning.mapping import CONFIG_DIR, MappingProfile, load_mapping
 from activation.provisioning.past_starters import check_policy, held_back
-from activation.provisioning.planner import MassChangeVerdict, Plan, PlannedChange, check_mass_change, plan
+from activation.provisioning.planner import (
+    MassChangeVerdict,
+    Plan,
+    PlannedChange,
+    check_mass_change,
+    manager_pending_ids,
+    plan,
+)
 from activation.provisioning.readers import SourceRow, read_rows, rows_from_objects
 from activation.provisioning.reconcile import ReconcileResult, reconcile
 from activation.provisioning.scim import MAX_OPERATIONS
@@ -168,6 +175,7 @@ def run_provisioning(
         runs.finish_run(session, deps, run, status=runs.STATUS_FAILED, actor=actor, message=str(exc))
         raise
     verdict = check_mass_change(planned, known, max_share=policy.mass_change_share, max_count=policy.mass_change_count)
+    manager_pending = manager_pending_ids(planned.to_upload(), known)
     del known
     forced = verdict.blocked and force
     run.counts = {**_plan_counts(validation, planned, verdict, forced), **_lookup_counts(lookup, planned)}
@@ -203,7 +211,7 @@ def run_provisioning(
         person_ids = upsert_people(session, deps, changes, actor=actor, run_id=run.id)
         result.leavers = offboard_leavers(session, deps, [c.record.employee_id for c in planned.leavers],
                                           actor=actor, run_id=run.id)
-        result.failures = _upload(session, deps, run.id, planned, changes, person_ids, progress)
+        result.failures = _upload(session, deps, run.id, planned, changes, person_ids, progress, manager_pending)
     except ActivationError as exc:  # configuration (no provisioning app configured), not a Graph answer
         runs.finish_run(session, deps, run, status=runs.STATUS_FAILED, actor=actor, message=str(exc))
         raise
@@ -361,7 +369,7 @@ def require_provisioning_app(deps: Deps) -> None:
 
 
 def _upload(session: Session, deps: Deps, run_id: int, planned: Plan, changes: list[PlannedChange],
-            person_ids: dict[str, int], progress: Progress) -> tuple[BatchFailure, ...]:
+            person_ids: dict[str, int], progress: Progress, manager_pending: set[str]) -> tuple[BatchFailure, ...]:
     """Send every batch, recording items and payload hashes per batch (committed per batch)."""
     by_id = {change.record.employee_id: change for change in changes}
     pacing = _Pacing(deps)
@@ -386,8 +394,12 @@ def _upload(session: Session, deps: Deps, run_id: int, planned: Plan, changes: l
         if error:
             failures.append(BatchFailure(batch.number, batch.employee_ids, error))
         else:
+            in_batch = set(batch.employee_ids)  # Entra resolves references within one bulk request
             session.execute(update(Person), [
-                {"id": person_ids[item.employee_id], "last_payload_hash": item.payload_hash} for item in batch.items])
+                {"id": person_ids[item.employee_id], "last_payload_hash": item.payload_hash,
+                 "manager_pending": item.employee_id in manager_pending
+                 and by_id[item.employee_id].record.manager_employee_id not in in_batch}
+                for item in batch.items])
         session.commit()
         progress.batch_finished(batch.number, len(batch.items), error is None)
     return tuple(failures)

@@ -35,6 +35,7 @@ class KnownPerson:
     hr_status: str
     fields: Mapping[str, str] = field(default_factory=dict)  # canonical fields as last stored
     has_account: bool = False
+    manager_pending: bool = False  # last sent while their manager had no account in Entra ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +154,13 @@ def plan(
             action, active = MOVER, person.activated
         digest = payload_hash(record, active, context=context)
         if action == MOVER and digest == person.payload_hash and not full:
-            buckets[UNCHANGED].append(PlannedChange(record, UNCHANGED, active, digest))
+            manager = record.manager_employee_id
+            boss = known.get(manager) if person.manager_pending and manager else None
+            if boss is not None and boss.has_account:  # Entra resolves a manager only when the record is sent
+                buckets[RESYNC].append(PlannedChange(record, RESYNC, active, digest, note=(
+                    f"manager {manager} now has an account in Entra ID; sent again so the manager link resolves")))
+            else:
+                buckets[UNCHANGED].append(PlannedChange(record, UNCHANGED, active, digest))
             continue
         diff = field_diff(person.fields, record)
         if action == MOVER and not diff:
@@ -165,6 +172,17 @@ def plan(
         mapping=mapping, upn_domain=upn_domain, held_back=buckets[HELD_BACK],
         held_back_decision=held_back_decision if buckets[HELD_BACK] else "",
     )
+
+
+def manager_pending_ids(changes: Iterable[PlannedChange], known: Mapping[str, KnownPerson]) -> set[str]:
+    """People going up whose manager has no account in Entra ID yet: their manager link cannot resolve now."""
+    pending = set()
+    for change in changes:
+        manager = change.record.manager_employee_id
+        boss = known.get(manager) if manager else None
+        if manager and (boss is None or not boss.has_account):
+            pending.add(change.record.employee_id)
+    return pending
 
 
 def field_diff(stored: Mapping[str, str], record: HrRecord) -> tuple[FieldChange, ...]:

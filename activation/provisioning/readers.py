@@ -111,7 +111,8 @@ def _check_columns(path: Path, columns: list[str], mapping: MappingProfile) -> N
         if column in seen:
             raise InputFileError(f"HR file {path}: column {column!r} appears twice in the header; remove one")
         seen.add(column)
-    missing = sorted(mapping.required_columns - seen)
+    missing = sorted(label for label, alternatives in mapping.required_alternatives.items()
+                     if not any(column in seen for column in alternatives))
     if missing:
         raise InputFileError(
             f"HR file {path}: required column(s) {', '.join(missing)} missing for mapping "

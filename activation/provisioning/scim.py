@@ -17,7 +17,7 @@ from typing import Any
 
 from activation.errors import ActivationError, ConfigurationError
 from activation.provisioning.mapping import MappingProfile
-from activation.provisioning.records import CANONICAL_FIELDS, HrRecord
+from activation.provisioning.records import BASE_SOURCE_FIELDS, EXTRA_FIELDS, HrRecord
 
 CORE_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -31,9 +31,11 @@ _DOTS = re.compile(r"\.{2,}")
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
-_HASHED_FIELDS = operator.attrgetter(*CANONICAL_FIELDS)
-_START = CANONICAL_FIELDS.index("start_date")
-_END = CANONICAL_FIELDS.index("end_date")
+_BASE_FIELDS = (*BASE_SOURCE_FIELDS[:4], "display_name", *BASE_SOURCE_FIELDS[4:])
+_HASHED_FIELDS = operator.attrgetter(*_BASE_FIELDS)
+_EXTRA = operator.attrgetter(*EXTRA_FIELDS)
+_START = _BASE_FIELDS.index("start_date")
+_END = _BASE_FIELDS.index("end_date")
 
 
 class BulkRequestError(ActivationError):
@@ -103,6 +105,9 @@ def payload_hash(record: HrRecord, active: bool, *, context: str = "") -> str:
     values[_START] = values[_START].isoformat()
     end = values[_END]
     values[_END] = end.isoformat() if end is not None else ""
+    extra = _EXTRA(record)
+    if any(extra):  # fields added later join the hash only when used: existing hashes stay valid
+        values.extend(f"{name}={value}" for name, value in zip(EXTRA_FIELDS, extra, strict=True))
     text = "\x1f".join((HASH_VERSION, context, "1" if active else "0", *values))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -112,10 +117,13 @@ def hash_context(mapping: MappingProfile, upn_domain: str) -> str:
 
 
 def user_name(record: HrRecord, upn_domain: str) -> str:
-    """`given.family@domain`, ASCII-folded and lower-case, only [a-z0-9.-] before the @."""
+    """HR's sign-in name when the profile maps one (the domain added when it has none), else
+    `given.family@domain`, ASCII-folded and lower-case, only [a-z0-9.-] before the @."""
     domain = upn_domain.strip().lower()
     if not _DOMAIN.fullmatch(domain):
         raise ConfigurationError(f"UPN domain {upn_domain!r} is not a DNS domain like contoso.com; fix it")
+    if record.user_name:
+        return record.user_name if "@" in record.user_name else f"{record.user_name}@{domain}"
     given, family = ascii_fold(record.given_name), ascii_fold(record.family_name)
     local = f"{given}.{family}" if given and family else ascii_fold(record.employee_id)
     local = _DOTS.sub(".", local).strip(".-")[:64].rstrip(".-")

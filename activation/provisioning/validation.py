@@ -108,8 +108,9 @@ def validate(
         manager = record.manager_employee_id
         if manager and manager not in by_id and manager not in known:
             warnings.append(ValidationWarning(record.source_ref, record.employee_id, "manager_employee_id", (
-                f"manager {manager} is neither valid in this file nor known yet; the manager link will "
-                "resolve once that person is provisioned")))
+                f"manager {manager} is not a valid row of this file and has not been provisioned: this person "
+                f"goes up without a manager link, and is sent again automatically once {manager} has an "
+                "account in Entra ID")))
     return ValidationResult(
         records=records,
         rejections=rejections,

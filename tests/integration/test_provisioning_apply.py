@@ -430,3 +430,31 @@ def test_a_dry_run_without_microsoft_settings_says_the_adoption_lookup_was_skipp
     assert note.startswith("skipped for 1 person who started long ago") and "ACTIVATION_TENANT_ID" in note
     assert "adoption look-up skipped" in result.message
     assert result.counts["plan"]["held_back"] == 1 and result.counts["plan"]["joiner"] == 1
+
+
+def test_a_report_whose_manager_arrives_later_is_sent_again_once_the_manager_exists(world: World) -> None:
+    """Microsoft's samples: 1727's manager 1222 is missing at first; a later file adds 1222."""
+    first = world.run(hr_line("1727", manager="1222"))
+    warning = next(w for w in first.warnings if w.employee_id == "1727")
+    assert "sent again automatically once 1222 has an account" in warning.reason
+    world.settle()
+    assert world.person("1727").manager_pending is True
+
+    world.next_day()
+    later = world.run(hr_line("1222"), hr_line("1727", manager="1222"), name="later.csv")  # adds the manager
+    assert later.counts["plan"]["joiner"] == 1 and set(world.graph.sent()) == {"1222"}
+    world.settle()  # 1222 now has an account
+
+    world.next_day()
+    again = world.run(hr_line("1222"), hr_line("1727", manager="1222"), name="again.csv")
+    assert set(world.graph.sent()) == {"1727"} and again.counts["plan"]["resync"] == 1
+    sent = world.graph.operations()[0]["data"]["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]
+    assert sent["manager"] == {"value": "1222"}
+    assert world.person("1727").manager_pending is False
+    item = world.session.scalars(select(ProvisioningItem).where(
+        ProvisioningItem.run_id == again.run_id, ProvisioningItem.employee_id == "1727")).one()
+    assert "manager 1222 now has an account" in item.details["note"]
+
+    world.next_day()
+    world.run(hr_line("1222"), hr_line("1727", manager="1222"), name="settled.csv")
+    assert world.graph.sent() == {}  # nothing left to repair

@@ -66,6 +66,7 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
         if not _wait_ready(f"{base}/readyz", portal):
             ctx.errors.print(f"The portal did not become ready within {READY_TIMEOUT_SECONDS} s; see the log above.")
             sys.exit(EXIT_FAILED)
+        _map_custom_attributes(runtime, emulator.info)
         _seed(ctx, runtime, emulator.info, config_dir / "demo" / "hr.csv", demo_dir)
         _print_welcome(ctx, base)
         while not stop.is_set() and portal.poll() is None:
@@ -95,6 +96,25 @@ def _seed(ctx: Context, runtime: Runtime, info, source: Path, demo_dir: Path) ->
         _mark_synced_from_ad(info)
         report = invites.send_due(session, deps)
     ctx.console.print(f"Invited {len(report.sent)} joiner(s) by email (to the demo mailbox).")
+
+
+def _map_custom_attributes(runtime: Runtime, info) -> None:  # type: ignore[no-untyped-def]
+    """Map every attribute the demo's profile sends in the emulator's provisioning app, as an admin would."""
+    from activation.provisioning.custom_attributes import suggested_mappings
+    from activation.provisioning.schema_check import unmapped_attributes
+
+    mapping = resolve_mapping(runtime.settings)
+    missing = set(unmapped_attributes(mapping, runtime.graph.provisioning_schema()))
+    if not missing:
+        return
+    control = requests.Session()
+    control.trust_env = False
+    control.verify = info.ca_path
+    url = f"{info.base_url}/_emulator/provisioning-schema"
+    current = control.get(url, timeout=10)
+    current.raise_for_status()
+    added = [*current.json()["mappings"], *suggested_mappings(mapping, missing)]
+    control.put(url, json={"mappings": added}, timeout=10).raise_for_status()
 
 
 def _mark_synced_from_ad(info) -> None:  # type: ignore[no-untyped-def]

@@ -92,12 +92,16 @@ class ConsoleProgress(Progress):
 @click.option("--past-starters", "past_starters", type=click.Choice(["hold", "provision"]),
               help="People whose start date is long past and who have no account in Entra ID: hold them back "
                    "and report them (default, [provisioning] past_start_policy) or create their accounts anyway.")
+@click.option("--complete", "complete", flag_value=True, default=None,
+              help="The file lists every worker: report people we know who are missing from it (switched off "
+                   "only when the profile sets absent_workers = \"switch_off\"). Default: the profile's `complete`.")
 @click.option("--wait", is_flag=True, help="After uploading, wait for Microsoft's results and reconcile.")
 @click.option("--wait-timeout", default=DEFAULT_WAIT_SECONDS, show_default=True, type=float,
               help="Seconds --wait waits at most.")
 @pass_context
 def provision(ctx: Context, file: Path, mapping_path: Path | None, dry_run: bool, report_path: Path | None,
-              force: bool, full: bool, past_starters: str | None, wait: bool, wait_timeout: float) -> None:
+              force: bool, full: bool, past_starters: str | None, complete: bool | None, wait: bool,
+              wait_timeout: float) -> None:
     """Validate an HR extract (CSV or JSON), plan joiners/movers/leavers, and upload the changes."""
     progress = ConsoleProgress(ctx.console)
     try:
@@ -106,7 +110,7 @@ def provision(ctx: Context, file: Path, mapping_path: Path | None, dry_run: bool
             result = provision_file(
                 session, ctx.runtime.deps(), file, mapping=mapping, dry_run=dry_run, force=force, full=full,
                 wait=wait, wait_seconds=wait_timeout, report_path=report_path, progress=progress,
-                past_start_policy=past_starters,
+                past_start_policy=past_starters, complete=complete,
             )
     except ConfigurationError as exc:
         progress.close()
@@ -218,6 +222,15 @@ def print_plan(console: Console, plan: Plan, validation: ValidationResult, verdi
             r = change.record
             table.add_row(r.employee_id, r.source_ref, r.start_date.isoformat(), r.department)
         _print_table(console, table, len(plan.held_back))
+    if plan.absent:
+        console.print(f"Missing from this complete file: {_people(len(plan.absent))} we know as active. Nothing "
+                      "was changed for them; check whether they left (mark them in HR, or set profile.absent_workers "
+                      "= \"switch_off\" to switch absent people off under the mass-change guard).",
+                      style="bold yellow", markup=False, highlight=False)
+        table = Table("employee_id", "last known state", title="Absent from the complete file (review)")
+        for change in plan.absent[:MAX_ROWS]:
+            table.add_row(change.record.employee_id, change.note)
+        _print_table(console, table, len(plan.absent))
     if plan.adoption_note:
         console.print(f"Adoption look-up {plan.adoption_note}.", style="yellow", markup=False, highlight=False)
     updates = [*plan.movers, *plan.rehires, *plan.resyncs]
@@ -290,6 +303,10 @@ def _diff(change: PlannedChange) -> str:
     if not change.diff:
         return change.note or "no HR field changed (what we send did, e.g. activation state, or --full)"
     return "; ".join(f"{c.field}: {c.old or '-'} -> {c.new or '-'}" for c in change.diff)
+
+
+def _people(number: int) -> str:
+    return "1 person" if number == 1 else f"{number} people"
 
 
 def _flag(active: bool) -> str:

@@ -25,12 +25,14 @@ from activation.errors import ActivationError, ConfigurationError
 from activation.graph.errors import Forbidden, GraphError, Throttled, Unauthorized
 from activation.models import ActorType, Person
 from activation.provisioning import runs
+from activation.provisioning.absent import SWITCH_OFF, absent_people, last_known_state, last_record
 from activation.provisioning.adopt import AccountLookup, look_up_existing_accounts
 from activation.provisioning.batches import BulkBatch, RatePacer, split_into_batches
 from activation.provisioning.leavers import LeaverIssue, LeaverOutcome, offboard_leavers
 from activation.provisioning.mapping import CONFIG_DIR, MappingProfile, load_mapping
 from activation.provisioning.past_starters import check_policy, held_back
 from activation.provisioning.planner import (
+    ABSENT,
     MassChangeVerdict,
     Plan,
     PlannedChange,
@@ -123,12 +125,13 @@ def file_sha256(path: str | Path) -> str:
 def provision_file(session: Session, deps: Deps, path: str | Path, *, mapping: MappingProfile, dry_run: bool = False,
                    force: bool = False, full: bool = False, wait: bool = False,
                    wait_seconds: float = DEFAULT_WAIT_SECONDS, report_path: str | Path | None = None,
-                   progress: Progress | None = None, past_start_policy: str | None = None) -> RunResult:
-    """An HR extract (CSV or JSON) from disk."""
+                   progress: Progress | None = None, past_start_policy: str | None = None,
+                   complete: bool | None = None) -> RunResult:
+    """An HR extract (CSV or JSON) from disk; `complete` declares it lists every worker (default: the profile)."""
     return run_provisioning(
         session, deps, source_name=str(path), rows=read_rows(path, mapping), mapping=mapping, dry_run=dry_run,
         force=force, full=full, wait=wait, wait_seconds=wait_seconds, report_path=report_path, progress=progress,
-        source_hash=file_sha256(path), past_start_policy=past_start_policy,
+        source_hash=file_sha256(path), past_start_policy=past_start_policy, complete=complete,
     )
 
 
@@ -149,6 +152,7 @@ def run_provisioning(
     wait_seconds: float = DEFAULT_WAIT_SECONDS, report_path: str | Path | None = None,
     progress: Progress | None = None, actor: Actor | None = None, source: str = "file",
     source_hash: str | None = None, api_client_id: int | None = None, past_start_policy: str | None = None,
+    complete: bool | None = None,
 ) -> RunResult:
     """The whole run as a plain function (the CLI, the push API and a job queue all call this)."""
     actor = actor or Actor.system()
@@ -167,8 +171,15 @@ def run_provisioning(
         lookup = look_up_existing_accounts(session, deps, validation.records, known, today=today, actor=actor,
                                            dry_run=dry_run)
         holding = held_back(lookup, policy=past_start, grace_days=policy.activation_grace_days)
-        planned = plan(validation.records, known, today=today, upn_domain=deps.settings.provisioning.upn_domain,
-                       mapping=mapping, full=full, held_back=holding.notes, held_back_decision=holding.decision)
+        missing = absent_people(known, _present_ids(validation)) if (
+            mapping.complete if complete is None else complete) else []
+        switch_off = mapping.absent_workers == SWITCH_OFF
+        leaving = [last_record(person, today, leaving=True) for person in missing] if switch_off else []
+        planned = plan([*validation.records, *leaving], known, today=today,
+                       upn_domain=deps.settings.provisioning.upn_domain, mapping=mapping, full=full,
+                       held_back=holding.notes, held_back_decision=holding.decision)
+        if missing:
+            planned = _with_absent(planned, missing, today, switched_off=switch_off)
         if lookup.lookup_skipped:
             planned = dataclasses.replace(planned, adoption_note=_adoption_note(lookup))
     except ActivationError as exc:
@@ -190,7 +201,7 @@ def run_provisioning(
         runs.add_items(session, (runs.change_item(run.id, c, upload_status=upload_status)
                                  for c in [*changes, *planned.skipped]))
         runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT)
-                                 for c in planned.held_back))
+                                 for c in [*planned.held_back, *planned.absent]))
         status, message = ((runs.STATUS_PLANNED, "dry run: the plan was recorded; nothing was changed")
                            if dry_run else (runs.STATUS_BLOCKED, f"stopped before uploading: {verdict.reason}"))
         message += _notes(run.counts)
@@ -201,7 +212,7 @@ def run_provisioning(
         deps.audit(session, action="provisioning.guard_overridden", actor=actor, reason=verdict.reason,
                    details={"run_id": run.id, "switching_off": verdict.switching_off})
     runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT)
-                             for c in [*planned.skipped, *planned.held_back]))
+                             for c in [*planned.skipped, *planned.held_back, *planned.absent]))
     session.commit()
     try:
         if changes:
@@ -255,6 +266,23 @@ class _Outcome:
         )
 
 
+def _present_ids(validation: ValidationResult) -> set[str]:
+    """Everyone the file mentions, valid or rejected: a bad row is not an absence."""
+    return {r.employee_id for r in validation.records} | {r.employee_id for r in validation.rejections}
+
+
+def _with_absent(planned: Plan, missing: list[Any], today: Any, *, switched_off: bool) -> Plan:
+    notes = {person.employee_id: last_known_state(person) for person in missing}
+    if switched_off:
+        leavers = [dataclasses.replace(c, note=f"absent from a complete file; switched off ({notes[eid]})")
+                   if (eid := c.record.employee_id) in notes else c for c in planned.leavers]
+        return dataclasses.replace(planned, leavers=leavers)
+    absent = [PlannedChange(last_record(person, today, leaving=False), ABSENT, person.activated, "",
+                            note=f"absent from a complete file; not changed, review ({notes[person.employee_id]})")
+              for person in missing]
+    return dataclasses.replace(planned, absent=absent)
+
+
 def _lookup_counts(lookup: AccountLookup, planned: Plan) -> dict[str, Any]:
     counts: dict[str, Any] = {"adopted": len(lookup.adopted), "held_back": len(planned.held_back)}
     if planned.held_back_decision:
@@ -276,6 +304,9 @@ def _notes(counts: dict[str, Any]) -> str:
         notes += f"; {_people(counts['held_back'])} held back (start date long past, no account): decide, see the plan"
     if counts.get("adoption_lookup"):
         notes += f"; adoption look-up {counts['adoption_lookup']}"
+    absent = counts.get("plan", {}).get(ABSENT)
+    if absent:
+        notes += f"; {_people(absent)} we know are missing from this complete file: review them (report only)"
     return notes
 
 

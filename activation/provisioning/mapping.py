@@ -50,7 +50,7 @@ UNKNOWN_COLUMN_POLICIES: frozenset[str] = frozenset({"reject", "ignore"})
 COLUMN_REQUIRED_FIELDS: tuple[str, ...] = REQUIRED_FIELDS
 
 _TOP_KEYS = frozenset({"profile", "scim", "fields"})
-_PROFILE_KEYS = frozenset({"name", "description", "unknown_columns", "ignored_columns"})
+_PROFILE_KEYS = frozenset({"name", "description", "unknown_columns", "ignored_columns", "complete", "absent_workers"})
 _SCIM_KEYS = frozenset({"custom_extension", "core", "enterprise", "custom"})
 _FIELD_KEYS = frozenset({"column", "transforms", "date_formats", "values", "default"})
 _URN = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}(:[A-Za-z0-9._-]+)+$")
@@ -93,6 +93,8 @@ class MappingProfile:
     scim_enterprise: tuple[tuple[str, str], ...]
     scim_custom: tuple[tuple[str, str], ...]
     fingerprint: str
+    complete: bool = False  # files in this layout list every worker: absence is reported (absent.py)
+    absent_workers: str = "report"  # or "switch_off": absent people become leavers, under the guard
     # (field, column, steps, value map, default) per rule: the hot loop of to_canonical.
     compiled: tuple[CompiledRule, ...] = ()
 
@@ -191,6 +193,8 @@ def parse_mapping(document: Mapping[str, Any], *, source: str, fingerprint: str 
         source=source,
         rules=rules,
         unknown_columns=unknown_columns,
+        complete=_flag(profile, "complete", where),
+        absent_workers=_absent_policy(profile, where),
         ignored_columns=frozenset(ignored),
         custom_extension=extension,
         scim_core=_targets(scim, "core", mapped, where, CORE_TARGETS.__contains__),
@@ -269,6 +273,22 @@ def _targets(
             )
         pairs.append((attribute, field))
     return tuple(pairs)
+
+
+def _flag(table: Mapping[str, Any], key: str, where: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{where}: profile.{key} must be true or false")
+    return value
+
+
+def _absent_policy(profile: Mapping[str, Any], where: str) -> str:
+    value = profile.get("absent_workers", "report")
+    if value not in ("report", "switch_off"):
+        raise ConfigurationError(
+            f"{where}: profile.absent_workers = {value!r}; use \"report\" (list people missing from a complete "
+            "file for review) or \"switch_off\" (treat them as leavers, under the mass-change guard)")
+    return value
 
 
 def _table(document: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:

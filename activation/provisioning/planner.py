@@ -25,6 +25,7 @@ RESYNC = "resync"  # nothing in HR changed, but what we send did (e.g. now activ
 UNCHANGED = "unchanged"
 SKIPPED = "skipped"
 HELD_BACK = "held_back"  # long-started, no account in Entra ID: not created (past_starters.py)
+ABSENT = "absent"  # known, active, missing from a complete file: reported for review (absent.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class Plan:
     held_back: list[PlannedChange] = field(default_factory=list)  # waiting for the operator's decision
     held_back_decision: str = ""
     adoption_note: str = ""  # set when existing accounts could not be looked up (a dry run without settings)
+    absent: list[PlannedChange] = field(default_factory=list)  # complete file: known people missing from it
 
     def to_upload(self) -> Iterator[PlannedChange]:
         yield from self.joiners
@@ -92,7 +94,7 @@ class Plan:
         return {
             JOINER: len(self.joiners), MOVER: len(self.movers), LEAVER: len(self.leavers),
             REHIRE: len(self.rehires), RESYNC: len(self.resyncs), UNCHANGED: len(self.unchanged),
-            SKIPPED: len(self.skipped), HELD_BACK: len(self.held_back),
+            SKIPPED: len(self.skipped), HELD_BACK: len(self.held_back), ABSENT: len(self.absent),
         }
 
     def operations(self) -> Iterator[PlannedOperation]:

@@ -107,3 +107,40 @@ def moved_records(sample: Sample, result: RunResult) -> list[list[dict]]:
 
     document = run_document(sample.session, get_run(sample.session, result.run_id))
     return [r["changes"] for r in document["records"] if r["action"] == "mover"]
+
+
+def test_a_complete_extract_that_drops_five_people_reports_them_and_changes_nothing(sample: Sample) -> None:
+    sample.run("complete-day1.csv")
+    sample.settle()
+    result = sample.run("complete-day2.csv", complete=True)
+    assert result.counts["plan"]["absent"] == 5 and sample.graph.payloads == []
+    assert "5 people we know are missing from this complete file" in result.message
+    records = {r["employee_id"]: r for r in moved_records_all(sample, result) if r["action"] == "absent"}
+    assert set(records) == {"5205", "5206", "5207", "5208", "5209"}
+    assert "last known: Operator, Operations" in records["5205"]["note"]
+    assert "has an Entra ID account" in records["5205"]["note"]
+    not_declared = sample.run("complete-day2.csv")
+    assert not_declared.counts["plan"]["absent"] == 0  # absence means nothing unless the file is complete
+
+
+def test_absent_people_are_switched_off_only_when_configured_and_under_the_guard(sample: Sample, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = CSV2SCIM_MAPPING_PATH.read_text(encoding="utf-8").replace(
+        'unknown_columns = "ignore"', 'unknown_columns = "ignore"\ncomplete = true\nabsent_workers = "switch_off"')
+    (tmp_path / "complete.toml").write_text(text, encoding="utf-8")
+    sample.run("complete-day1.csv")
+    sample.settle()
+    sample.mapping = load_mapping(tmp_path / "complete.toml")
+    blocked = sample.run("complete-day2.csv")  # 5 of 10 known active people: the guard stops it
+    assert blocked.verdict.blocked and blocked.counts["plan"]["leaver"] == 5 and sample.graph.payloads == []
+    forced = sample.run("complete-day2.csv", force=True)
+    assert forced.counts["plan"]["leaver"] == 5
+    leavers = {r["employee_id"]: r for r in moved_records_all(sample, forced) if r["action"] == "leaver"}
+    assert set(leavers) == {"5205", "5206", "5207", "5208", "5209"}
+    assert "absent from a complete file; switched off" in leavers["5205"]["note"]
+    assert all(sample.graph.sent()[employee_id] is False for employee_id in leavers)
+
+
+def moved_records_all(sample: Sample, result: RunResult) -> list[dict]:
+    from activation.provisioning.runs import get_run, run_document
+
+    return run_document(sample.session, get_run(sample.session, result.run_id))["records"]

@@ -36,7 +36,7 @@ READY_TIMEOUT_SECONDS = 60
 SYNCED_FROM_AD = "AD4001"  # the demo marks this account as mastered in on-premises AD
 
 
-@click.command()
+@click.command(short_help="Run the demo until Ctrl-C (--reset starts afresh).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--reset", is_flag=True, help="Start from scratch: forget the demo database and emulator state.")

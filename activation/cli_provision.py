@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
+from rich.text import Text
 
 from activation import api_keys
 from activation.audit import Actor
@@ -80,7 +81,7 @@ class ConsoleProgress(Progress):
             self._bar = None
 
 
-@click.command("provision")
+@click.command("provision", short_help="Validate, plan and upload an HR extract (CSV or JSON).")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--mapping", "mapping_path", type=click.Path(path_type=Path),
               help="Mapping profile (TOML); default: the configured one (config/mapping.toml).")
@@ -114,11 +115,11 @@ def provision(ctx: Context, file: Path, mapping_path: Path | None, dry_run: bool
             )
     except ConfigurationError as exc:
         progress.close()
-        ctx.errors.print(f"[red]Error:[/red] {exc}", markup=True, highlight=False)
+        ctx.errors.print(Text.assemble(("Error: ", "red"), str(exc)), highlight=False)
         sys.exit(EXIT_USAGE)
     except RunInProgress as exc:
         progress.close()
-        ctx.errors.print(f"[red]Not started:[/red] {exc}", markup=True, highlight=False)
+        ctx.errors.print(Text.assemble(("Not started: ", "red"), str(exc)), highlight=False)
         sys.exit(EXIT_FAILED)
     finally:
         progress.close()
@@ -127,7 +128,7 @@ def provision(ctx: Context, file: Path, mapping_path: Path | None, dry_run: bool
         sys.exit(EXIT_FAILED)
 
 
-@click.command("reconcile")
+@click.command("reconcile", short_help="Read Microsoft's provisioning results back.")
 @click.option("--run", "run_id", type=int, help="Only this run's uploads (default: every outstanding upload).")
 @pass_context
 def reconcile_command(ctx: Context, run_id: int | None) -> None:
@@ -149,7 +150,7 @@ def reconcile_command(ctx: Context, run_id: int | None) -> None:
     still_failing = [outcome for outcome in retried if outcome.issues]
     if retried:
         ctx.console.print(f"Leavers' clean-up retried: {len(retried)}; still failing: "
-                          f"{', '.join(o.employee_id for o in still_failing) or 'none'}")
+                          f"{', '.join(o.employee_id for o in still_failing) or 'none'}", markup=False)
     if result.failed or result.lookup_errors or still_failing:
         sys.exit(EXIT_FAILED)
 
@@ -170,7 +171,7 @@ def api_key_create(ctx: Context, name: str) -> None:
     except api_keys.ApiKeyError as exc:
         ctx.errors.print(f"Error: {exc}", markup=False)
         sys.exit(EXIT_USAGE)
-    ctx.console.print(f"API key for {name} (shown only now; store it in the HR system's secret store):")
+    ctx.console.print(f"API key for {name} (shown only now; store it in the HR system's secret store):", markup=False)
     ctx.console.print(created.key, markup=False, highlight=False, soft_wrap=True)
 
 
@@ -195,7 +196,7 @@ def api_key_list(ctx: Context) -> None:
     table = Table("name", "prefix", "created", "last used", "state", title="API keys")
     with ctx.runtime.session_factory() as session:
         for client in api_keys.list_api_keys(session):
-            table.add_row(client.name, client.key_prefix, _when(client.created_at), _when(client.last_used_at),
+            _row(table, client.name, client.key_prefix, _when(client.created_at), _when(client.last_used_at),
                           f"revoked {_when(client.revoked_at)}" if client.revoked_at else "active")
     ctx.console.print(table)
 
@@ -213,14 +214,14 @@ def print_plan(console: Console, plan: Plan, validation: ValidationResult, verdi
         table = Table("employee_id", "where", "start", "department", "active", title="Joiners")
         for change in plan.joiners[:MAX_ROWS]:
             r = change.record
-            table.add_row(r.employee_id, r.source_ref, r.start_date.isoformat(), r.department, _flag(change.active))
+            _row(table, r.employee_id, r.source_ref, r.start_date.isoformat(), r.department, _flag(change.active))
         _print_table(console, table, len(plan.joiners))
     if plan.held_back:
         console.print(f"Held back: {plan.held_back_decision}", style="bold yellow", markup=False, highlight=False)
         table = Table("employee_id", "where", "start", "department", title="Held back (not uploaded)")
         for change in plan.held_back[:MAX_ROWS]:
             r = change.record
-            table.add_row(r.employee_id, r.source_ref, r.start_date.isoformat(), r.department)
+            _row(table, r.employee_id, r.source_ref, r.start_date.isoformat(), r.department)
         _print_table(console, table, len(plan.held_back))
     if plan.absent:
         console.print(f"Missing from this complete file: {_people(len(plan.absent))} we know as active. Nothing "
@@ -229,7 +230,7 @@ def print_plan(console: Console, plan: Plan, validation: ValidationResult, verdi
                       style="bold yellow", markup=False, highlight=False)
         table = Table("employee_id", "last known state", title="Absent from the complete file (review)")
         for change in plan.absent[:MAX_ROWS]:
-            table.add_row(change.record.employee_id, change.note)
+            _row(table, change.record.employee_id, change.note)
         _print_table(console, table, len(plan.absent))
     if plan.adoption_note:
         console.print(f"Adoption look-up {plan.adoption_note}.", style="yellow", markup=False, highlight=False)
@@ -238,26 +239,26 @@ def print_plan(console: Console, plan: Plan, validation: ValidationResult, verdi
         table = Table("action", "employee_id", "where", "active", "changes (personal values masked)",
                       title="Movers, rehires and re-syncs")
         for change in updates[:MAX_ROWS]:
-            table.add_row(change.action, change.record.employee_id, change.record.source_ref, _flag(change.active),
+            _row(table, change.action, change.record.employee_id, change.record.source_ref, _flag(change.active),
                           _diff(change))
         _print_table(console, table, len(updates))
     if plan.leavers:
         table = Table("employee_id", "where", "end date", "HR status", "active", title="Leavers")
         for change in plan.leavers[:MAX_ROWS]:
             r = change.record
-            table.add_row(r.employee_id, r.source_ref, r.end_date.isoformat() if r.end_date else "", r.hr_status,
+            _row(table, r.employee_id, r.source_ref, r.end_date.isoformat() if r.end_date else "", r.hr_status,
                           _flag(change.active))
         _print_table(console, table, len(plan.leavers))
     if validation.rejections:
-        table = Table("where", "employee_id", "field", "value (masked)", "reason", title="Rejected", style="red")
+        table = Table("where", "employee_id", "column", "value (masked)", "reason", title="Rejected", style="red")
         for rejection in validation.rejections[:MAX_ROWS]:
-            table.add_row(rejection.source_ref, rejection.employee_id, rejection.field, rejection.value_masked,
-                          rejection.reason)
+            _row(table, rejection.source_ref, rejection.employee_id, rejection.where_in_file, rejection.value_masked,
+                 rejection.reason)
         _print_table(console, table, len(validation.rejections))
     if validation.warnings:
-        table = Table("where", "employee_id", "field", "warning", title="Warnings")
+        table = Table("where", "employee_id", "column", "warning", title="Warnings")
         for warning in validation.warnings[:MAX_ROWS]:
-            table.add_row(warning.source_ref, warning.employee_id, warning.field, warning.reason)
+            _row(table, warning.source_ref, warning.employee_id, warning.where_in_file, warning.reason)
         _print_table(console, table, len(validation.warnings))
     style = "bold red" if verdict.blocked else "dim"
     console.print(f"Mass-change guard: {verdict.reason}", style=style, markup=False)
@@ -287,10 +288,15 @@ def print_reconciliation(console: Console, result: ReconcileResult) -> None:
     if result.failures:
         table = Table("employee_id", "run", "Microsoft's error", title="Failed in Entra ID", style="red")
         for failure in result.failures[:MAX_ROWS]:
-            table.add_row(failure.employee_id, str(failure.run_id), failure.error)
+            _row(table, failure.employee_id, str(failure.run_id), failure.error)
         _print_table(console, table, len(result.failures))
     for error in result.lookup_errors[:MAX_ROWS]:
         console.print(f"Lookup by employeeId failed: {error}", style="red", markup=False)
+
+
+def _row(table: Table, *cells: str) -> None:
+    """Cells as plain text: HR values and our messages may hold [brackets] that Rich would read as markup."""
+    table.add_row(*(Text(cell) for cell in cells))
 
 
 def _print_table(console: Console, table: Table, total: int) -> None:

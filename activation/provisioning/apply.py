@@ -198,10 +198,9 @@ def run_provisioning(
 
     if dry_run or (verdict.blocked and not force):
         upload_status = runs.UPLOAD_PLANNED if dry_run else runs.UPLOAD_NOT_SENT
-        runs.add_items(session, (runs.change_item(run.id, c, upload_status=upload_status)
-                                 for c in [*changes, *planned.skipped]))
+        runs.add_items(session, (runs.change_item(run.id, c, upload_status=upload_status) for c in changes))
         runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT)
-                                 for c in [*planned.held_back, *planned.absent]))
+                                 for c in [*planned.skipped, *planned.held_back, *planned.absent]))
         status, message = ((runs.STATUS_PLANNED, "dry run: the plan was recorded; nothing was changed")
                            if dry_run else (runs.STATUS_BLOCKED, f"stopped before uploading: {verdict.reason}"))
         message += _notes(run.counts)
@@ -442,6 +441,7 @@ def _await_results(session: Session, deps: Deps, run_id: int, seconds: float, pr
     clock = deps.clock
     deadline = clock.monotonic() + seconds
     interval = FIRST_POLL_SECONDS
+    total: ReconcileResult | None = None  # every poll reports only what was still waiting: add them up
     while True:
         try:
             result = reconcile(session, deps, run_id=run_id, actor=actor)
@@ -449,10 +449,20 @@ def _await_results(session: Session, deps: Deps, run_id: int, seconds: float, pr
             run = runs.get_run(session, run_id)
             run.message = f"{run.message or ''}; waiting for results stopped: {exc}".lstrip("; ")
             session.commit()
-            return None
+            return total
+        total = result if total is None else _add_polls(total, result)
         left = deadline - clock.monotonic()
         if result.pending == 0 or left <= 0:
-            return result
+            return total
         progress.waiting_for_results(result.pending, left)
         clock.sleep(min(interval, left))
         interval = min(interval * 2, MAX_POLL_SECONDS)
+
+
+def _add_polls(earlier: ReconcileResult, later: ReconcileResult) -> ReconcileResult:
+    """Two polls of one run as one result: checked stays the first count, outcomes add up."""
+    return dataclasses.replace(
+        later, checked=earlier.checked, succeeded=earlier.succeeded + later.succeeded,
+        failed=earlier.failed + later.failed, skipped=earlier.skipped + later.skipped,
+        unknown=earlier.unknown + later.unknown, found_by_lookup=earlier.found_by_lookup + later.found_by_lookup,
+        failures=earlier.failures + later.failures, lookup_errors=earlier.lookup_errors + later.lookup_errors)

@@ -139,3 +139,28 @@ def test_apply_against_the_emulator_then_reconcile(invoke, monkeypatch, tmp_path
         assert "2 checked, 2 succeeded, 0 failed" in reconciled.output
     finally:
         emulators.close()
+
+
+def test_bracketed_text_in_errors_survives_the_console(invoke, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    mapping = tmp_path / "bad.toml"
+    mapping.write_text((REPO_ROOT / "config" / "mapping.toml").read_text(encoding="utf-8")
+                       + '\n[fields.cost_centre]\ncolumn = "cc"\n', encoding="utf-8")
+    path = write_hr(tmp_path / "hr.csv", future_line("E1"))
+    result = invoke("provision", str(path), "--mapping", str(mapping), "--dry-run")
+    assert result.exit_code == 2
+    assert "[fields.cost_centre] is not a canonical field" in result.output
+
+
+def test_rejections_name_the_files_columns_and_keep_brackets(invoke, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = write_hr(tmp_path / "hr.csv", future_line("E1", status="on leave"))
+    result = invoke("provision", str(path), "--dry-run")
+    assert result.exit_code == 1
+    assert "[fields.hr_status.values]" in result.output
+    rejected = next(line for line in result.output.splitlines() if "line 2" in line and "E1" in line)
+    assert "│ status │" in rejected and "│ hr_status" not in rejected
+
+
+def test_help_is_not_cut_short(invoke, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COLUMNS", "80")
+    commands = invoke("--help").output.split("Commands:")[1]
+    assert "..." not in commands, commands

@@ -458,3 +458,33 @@ def test_a_report_whose_manager_arrives_later_is_sent_again_once_the_manager_exi
     world.next_day()
     world.run(hr_line("1222"), hr_line("1727", manager="1222"), name="settled.csv")
     assert world.graph.sent() == {}  # nothing left to repair
+
+
+@dataclass
+class OneUploadPerPoll(RecordingGraph):
+    """Microsoft works through one bulk request between two reads of the logs."""
+
+    def provisioning_logs(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self._staged:
+            staged, self._staged = self._staged, self._staged[1:]
+            self._staged = staged[:1]
+            self.process_uploads()
+            self._staged = staged[1:]
+        return super().provisioning_logs(*args, **kwargs)
+
+
+def test_wait_reports_every_uploaded_record_not_only_the_last_poll(world: World) -> None:
+    graph = OneUploadPerPoll(clock=world.clock)
+    world.deps.graph_provider = lambda: graph
+    result = world.run(*(hr_line(f"W{n}", email=f"w{n}@home.example") for n in range(120)), wait=True,
+                       wait_seconds=600)
+    reconciliation = result.reconciliation
+    assert reconciliation is not None and reconciliation.pending == 0
+    assert (reconciliation.checked, reconciliation.succeeded) == (120, 120)
+
+
+def test_a_dry_run_does_not_count_skipped_rows_as_planned_uploads(world: World) -> None:
+    result = world.run(hr_line("E1"), hr_line("E2", status="terminated", start="2025-01-06", end="2025-06-30"),
+                       dry_run=True)
+    assert result.counts["plan"]["skipped"] == 1
+    assert result.counts["uploads"] == {"planned": 1, "not_sent": 1}

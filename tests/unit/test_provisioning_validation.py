@@ -304,3 +304,26 @@ def test_nothing_is_silently_dropped() -> None:
     accounted = {r.source_ref for r in result.records} | result.rejected_rows
     assert result.rows_read == len(rows)
     assert len(accounted) + result.duplicates_collapsed == len(rows)
+
+
+def test_a_duplicate_id_message_names_every_line() -> None:
+    result = run(person(1), person(1, department="Sales"), person(1, country="XX"))
+    reasons = {r.source_ref: r.reason for r in result.rejections if r.field == "employee_id"}
+    assert "line 2, line 3 and line 4" in reasons["line 2"]
+
+
+def test_rejected_rows_get_no_warnings_and_come_sorted_by_line() -> None:
+    rows = [person(n, personal_email="") for n in range(1, 12)]
+    rows[9] = person(10, personal_email="", start_date="2026-02-30")  # line 11
+    rows[1] = person(2, personal_email="", country="XX")  # line 3
+    result = run(*rows)
+    assert [r.source_ref for r in result.rejections] == ["line 3", "line 11"]
+    assert not any(w.source_ref in ("line 3", "line 11") for w in result.warnings)
+    assert [w.source_ref for w in result.warnings][:3] == ["line 2", "line 4", "line 5"]
+
+
+def test_problems_name_the_files_column() -> None:
+    result = run({**GOOD, "status": "on leave", "mobile_phone": "call me"})
+    columns = {r.field: r.column for r in result.rejections}
+    assert columns == {"hr_status": "status", "mobile": "mobile_phone"}
+    assert {r.where_in_file for r in result.rejections} == {"status", "mobile_phone"}

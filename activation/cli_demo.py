@@ -28,7 +28,7 @@ from activation.cli import EXIT_FAILED, Context, pass_context
 from activation.cli_emulator import start_emulator, wiring_of
 from activation.config import load_settings
 from activation.demo_config import write_demo_toml
-from activation.demo_data import shifted_copy
+from activation.demo_data import DEMO_LOCK, shifted_copy
 from activation.provisioning.apply import provision_file, resolve_mapping
 from activation.runtime import Runtime
 
@@ -51,6 +51,9 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
         shutil.rmtree(demo_dir)
     console = ctx.console
     base = f"http://{host}:{port}"
+    lock = demo_dir / DEMO_LOCK
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    lock.write_text(str(os.getpid()), encoding="utf-8")  # `activation emulator` leaves our wiring alone
     console.print("[bold]Starting the Entra ID + Graph emulator[/bold] (HTTPS, local)...")
     emulator = start_emulator(demo_dir / "emulator", 0, processing_delay=0.5)
     portal: subprocess.Popen[bytes] | None = None
@@ -76,6 +79,7 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
         if portal is not None:
             _stop(portal)
         emulator.stop()
+        lock.unlink(missing_ok=True)
 
 
 def _seed(ctx: Context, runtime: Runtime, info, source: Path, demo_dir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -96,6 +100,8 @@ def _seed(ctx: Context, runtime: Runtime, info, source: Path, demo_dir: Path) ->
         _mark_synced_from_ad(info)
         report = invites.send_due(session, deps)
     ctx.console.print(f"Invited {len(report.sent)} joiner(s) by email (to the demo mailbox).")
+    ctx.console.print(f"To plan that file again: activation provision {hr_file} --dry-run (the copy with today's "
+                      "dates; config/demo/hr.csv is its undated template).", markup=False)
 
 
 def _map_custom_attributes(runtime: Runtime, info) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ run; 2 usage or configuration errors (unknown mapping file, unreadable HR file, 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from rich.text import Text
 from activation import api_keys
 from activation.audit import Actor
 from activation.cli import EXIT_FAILED, EXIT_USAGE, Context, pass_context
+from activation.demo_data import template_note
 from activation.errors import ConfigurationError, NotFoundError
 from activation.graph.errors import GraphError
 from activation.provisioning import runs
@@ -105,6 +107,10 @@ def provision(ctx: Context, file: Path, mapping_path: Path | None, dry_run: bool
               wait_timeout: float) -> None:
     """Validate an HR extract (CSV or JSON), plan joiners/movers/leavers, and upload the changes."""
     progress = ConsoleProgress(ctx.console)
+    note = template_note(file, Path(os.environ.get("ACTIVATION_CONFIG_DIR", "config")),
+                         Path(ctx.settings.instance_dir))
+    if note:
+        ctx.errors.print(Text.assemble(("Note: ", "yellow"), note), highlight=False)
     try:
         mapping = resolve_mapping(ctx.settings, mapping_path)
         with ctx.runtime.session_factory() as session:

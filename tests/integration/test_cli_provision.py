@@ -164,3 +164,9 @@ def test_help_is_not_cut_short(invoke, monkeypatch) -> None:  # type: ignore[no-
     monkeypatch.setenv("COLUMNS", "80")
     commands = invoke("--help").output.split("Commands:")[1]
     assert "..." not in commands, commands
+
+
+def test_planning_the_demos_undated_template_says_which_file_to_use(invoke) -> None:  # type: ignore[no-untyped-def]
+    result = invoke("provision", str(REPO_ROOT / "config" / "demo" / "hr.csv"), "--dry-run")
+    assert "is the demo's template, written for 2026-01-05" in result.output
+    assert "demo/hr.csv" in result.output

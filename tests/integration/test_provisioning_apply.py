@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -488,3 +489,41 @@ def test_a_dry_run_does_not_count_skipped_rows_as_planned_uploads(world: World) 
                        dry_run=True)
     assert result.counts["plan"]["skipped"] == 1
     assert result.counts["uploads"] == {"planned": 1, "not_sent": 1}
+
+
+@dataclass
+class MeetingGraph(RecordingGraph):
+    """Each bulk request waits (bounded) until another one is in flight: passes only with concurrent uploads."""
+
+    meeting: threading.Barrier = field(default_factory=lambda: threading.Barrier(2, timeout=10))
+    met: int = 0
+
+    def bulk_upload(self, payload):  # type: ignore[no-untyped-def]
+        if self.payloads:  # the first request goes alone (token, pacer); the others overlap
+            self.meeting.wait()
+            self.met += 1
+        return super().bulk_upload(payload)
+
+
+def test_uploads_overlap_behind_the_shared_pacer(build_world) -> None:  # type: ignore[no-untyped-def]
+    world = build_world()
+    graph = MeetingGraph(clock=world.clock)
+    world.deps.graph_provider = lambda: graph
+    result = world.run(*(hr_line(f"C{n}", email=f"c{n}@home.example") for n in range(250)))  # 5 batches
+    assert result.ok and graph.met == 4
+    assert sorted(len(p["Operations"]) for p in graph.payloads) == [50] * 5
+    items = world.session.scalars(select(ProvisioningItem.batch).where(ProvisioningItem.run_id == result.run_id))
+    assert sorted(set(items)) == [1, 2, 3, 4, 5]
+
+
+def test_a_bad_upload_concurrency_fails_before_anything_is_sent(make_settings, database_url, db_engine,
+                                                                tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from activation.errors import ConfigurationError
+
+    settings = make_settings(database={"url": database_url}, provisioning={"upload_concurrency": 0})
+    graph = RecordingGraph()
+    deps = make_deps(settings, graph, FakeClock(DAY_ONE))
+    with make_session_factory(db_engine)() as session, pytest.raises(ConfigurationError, match="upload_concurrency"):
+        provision_file(session, deps, write_hr(tmp_path / "hr.csv", hr_line("E1")),
+                       mapping=resolve_mapping(settings))
+    assert graph.payloads == []

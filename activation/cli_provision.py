@@ -7,9 +7,11 @@ run; 2 usage or configuration errors (unknown mapping file, unreadable HR file, 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -33,6 +35,12 @@ from activation.provisioning.runs import RunInProgress
 from activation.provisioning.validation import ValidationResult
 
 MAX_ROWS = 50  # per table; the JSON report (--report) has everything
+WARNING_ROWS = 20  # more warnings than this are printed grouped by kind
+PLAN_WORDS = {"joiner": "joiner(s)", "mover": "mover(s)", "leaver": "leaver(s)", "rehire": "rehire(s)",
+              "resync": "re-sync(s)", "unchanged": "unchanged", "skipped": "skipped (never provisioned, not active)",
+              "held_back": "held back", "absent": "absent from the complete file"}
+_NUMBERS = re.compile(r"\d[\d,]*")
+_LINES = re.compile(r"(?:(?:line|index) N(?:, | and )?)+")
 
 
 class ConsoleProgress(Progress):
@@ -69,10 +77,15 @@ class ConsoleProgress(Progress):
             if number >= self._batches:
                 self.close()
             return
+        # Not a terminal (cron, a log file): the first and last batch, every tenth of the way, and failures.
+        step = max(1, self._batches // 10)
+        if uploaded and number not in (1, self._batches) and number % step:
+            return
         elapsed = time.monotonic() - self._started
         eta = elapsed / number * (self._batches - number)
         outcome = "uploaded" if uploaded else "FAILED"
-        self.console.print(f"batch {number}/{self._batches}: {records} record(s) {outcome}; ETA {eta:.0f} s")
+        self.console.print(f"batch {number}/{self._batches}: {records} record(s) {outcome}; about {eta:.0f} s to go",
+                           markup=False)
 
     def waiting_for_results(self, pending: int, seconds_left: float) -> None:
         self.console.print(f"Waiting for Microsoft to process {pending} record(s) ({seconds_left:.0f} s left)")
@@ -211,11 +224,12 @@ def api_key_list(ctx: Context) -> None:
 
 def print_plan(console: Console, plan: Plan, validation: ValidationResult, verdict: MassChangeVerdict) -> None:
     counts = plan.counts()
-    console.print(
-        f"Read {validation.rows_read} row(s): {len(validation.records)} valid, "
-        f"{len(validation.rejected_rows)} rejected, {validation.duplicates_collapsed} identical duplicate(s) collapsed."
-    )
-    console.print("Plan: " + ", ".join(f"{n} {name}(s)" for name, n in counts.items()), markup=False)
+    collapsed = validation.duplicates_collapsed
+    duplicates = f", {collapsed:,} identical duplicate(s) collapsed" if collapsed else ""
+    console.print(f"Read {validation.rows_read:,} row(s): {len(validation.records):,} valid, "
+                  f"{len(validation.rejected_rows):,} rejected{duplicates}.", markup=False)
+    planned = [f"{n:,} {PLAN_WORDS.get(name, name)}" for name, n in counts.items() if n]
+    console.print("Plan: " + (", ".join(planned) or "nothing") + f"; {plan.upload_count:,} to upload.", markup=False)
     if plan.joiners:
         table = Table("employee_id", "where", "start", "department", "active", title="Joiners")
         for change in plan.joiners[:MAX_ROWS]:
@@ -255,17 +269,21 @@ def print_plan(console: Console, plan: Plan, validation: ValidationResult, verdi
             _row(table, r.employee_id, r.source_ref, r.end_date.isoformat() if r.end_date else "", r.hr_status,
                           _flag(change.active))
         _print_table(console, table, len(plan.leavers))
+    if len(validation.rejections) > MAX_ROWS:
+        _print_groups(console, "Rejected, by reason", validation.rejections, style="red")
     if validation.rejections:
         table = Table("where", "employee_id", "column", "value (masked)", "reason", title="Rejected", style="red")
         for rejection in validation.rejections[:MAX_ROWS]:
             _row(table, rejection.source_ref, rejection.employee_id, rejection.where_in_file, rejection.value_masked,
                  rejection.reason)
         _print_table(console, table, len(validation.rejections))
-    if validation.warnings:
+    if len(validation.warnings) > WARNING_ROWS:  # repetitive at volume: one line per kind, details in --report
+        _print_groups(console, "Warnings, by kind (every row is in the report, --report)", validation.warnings)
+    elif validation.warnings:
         table = Table("where", "employee_id", "column", "warning", title="Warnings")
-        for warning in validation.warnings[:MAX_ROWS]:
+        for warning in validation.warnings:
             _row(table, warning.source_ref, warning.employee_id, warning.where_in_file, warning.reason)
-        _print_table(console, table, len(validation.warnings))
+        console.print(table)
     style = "bold red" if verdict.blocked else "dim"
     console.print(f"Mass-change guard: {verdict.reason}", style=style, markup=False)
 
@@ -298,6 +316,19 @@ def print_reconciliation(console: Console, result: ReconcileResult) -> None:
         _print_table(console, table, len(result.failures))
     for error in result.lookup_errors[:MAX_ROWS]:
         console.print(f"Lookup by employeeId failed: {error}", style="red", markup=False)
+
+
+def _print_groups(console: Console, title: str, problems: list[Any], *, style: str | None = None) -> None:
+    """One row per kind of problem: column, how many, an example, the first places."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for problem in problems:
+        kind = _LINES.sub("lines ", _NUMBERS.sub("N", problem.reason.split(";")[0]))
+        groups.setdefault((problem.where_in_file, kind), []).append(problem)
+    table = Table("column", "rows", "for example", "first places", title=title, style=style)
+    for (column, _), members in sorted(groups.items(), key=lambda item: -len(item[1])):
+        places = ", ".join(member.source_ref for member in members[:4]) + (", ..." if len(members) > 4 else "")
+        _row(table, column, f"{len(members):,}", members[0].reason, places)
+    console.print(table)
 
 
 def _row(table: Table, *cells: str) -> None:

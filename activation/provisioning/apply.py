@@ -232,7 +232,7 @@ def run_provisioning(
     failed_records = sum(len(f.employee_ids) for f in result.failures)
     uploaded = len(changes) - failed_records
     if not changes:
-        status, message = runs.STATUS_COMPLETED, "nothing to upload: every record is unchanged"
+        status, message = runs.STATUS_COMPLETED, "nothing to upload" + _nothing_because(planned)
     elif uploaded == 0:
         status, message = runs.STATUS_FAILED, f"every upload failed ({len(result.failures)} batch(es)); see the items"
     else:
@@ -298,6 +298,13 @@ def _lookup_counts(lookup: AccountLookup, planned: Plan) -> dict[str, Any]:
 def _adoption_note(lookup: AccountLookup) -> str:
     return (f"skipped for {_people(len(lookup.not_looked_up))} who started long ago: {lookup.skipped_reason}; "
             "the real run looks them up by employeeId and keeps existing enabled accounts enabled")
+
+
+def _nothing_because(planned: Plan) -> str:
+    counts = planned.counts()
+    parts = [f"{counts[key]} {word}" for key, word in (("unchanged", "unchanged"), ("skipped", "skipped"))
+             if counts[key]]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _notes(counts: dict[str, Any]) -> str:

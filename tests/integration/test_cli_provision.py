@@ -170,3 +170,12 @@ def test_planning_the_demos_undated_template_says_which_file_to_use(invoke) -> N
     result = invoke("provision", str(REPO_ROOT / "config" / "demo" / "hr.csv"), "--dry-run")
     assert "is the demo's template, written for 2026-01-05" in result.output
     assert "demo/hr.csv" in result.output
+
+
+def test_a_large_dry_run_groups_repetitive_problems_and_says_what_goes_up(invoke, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    lines = [future_line(f"E{n}", manager="X9" if n % 2 else "") for n in range(1, 61)]  # 30 dangling managers
+    lines += [future_line(f"B{n}", start="2026-02-30") for n in range(1, 56)]
+    result = invoke("provision", str(write_hr(tmp_path / "hr.csv", *lines)), "--dry-run")
+    assert "Rejected, by reason" in result.output and "Warnings, by kind" in result.output
+    assert "Plan: 60 joiner(s); 60 to upload." in result.output
+    assert "0 mover" not in result.output and "held_back(s)" not in result.output

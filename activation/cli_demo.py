@@ -28,7 +28,7 @@ from activation.cli import EXIT_FAILED, Context, pass_context
 from activation.cli_emulator import start_emulator, wiring_of
 from activation.config import load_settings
 from activation.demo_config import write_demo_toml
-from activation.demo_data import shifted_copy
+from activation.demo_data import DEMO_LOCK, shifted_copy
 from activation.provisioning.apply import provision_file, resolve_mapping
 from activation.runtime import Runtime
 
@@ -36,7 +36,7 @@ READY_TIMEOUT_SECONDS = 60
 SYNCED_FROM_AD = "AD4001"  # the demo marks this account as mastered in on-premises AD
 
 
-@click.command()
+@click.command(short_help="Run the demo until Ctrl-C (--reset starts afresh).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--reset", is_flag=True, help="Start from scratch: forget the demo database and emulator state.")
@@ -54,6 +54,9 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
         private.chmod(0o700)
     console = ctx.console
     base = f"http://{host}:{port}"
+    lock = demo_dir / DEMO_LOCK
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    lock.write_text(str(os.getpid()), encoding="utf-8")  # `activation emulator` leaves our wiring alone
     console.print("[bold]Starting the Entra ID + Graph emulator[/bold] (HTTPS, local)...")
     emulator = start_emulator(demo_dir / "emulator", 0, processing_delay=0.5)
     portal: subprocess.Popen[bytes] | None = None
@@ -70,6 +73,7 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
         if not _wait_ready(f"{base}/readyz", portal):
             ctx.errors.print(f"The portal did not become ready within {READY_TIMEOUT_SECONDS} s; see the log above.")
             sys.exit(EXIT_FAILED)
+        _map_custom_attributes(runtime, emulator.info)
         _seed(ctx, runtime, emulator.info, config_dir / "demo" / "hr.csv", demo_dir)
         watcher = _start_credential_watcher()  # issue 14's job queue takes this over once merged
         _print_welcome(ctx, base, runtime.settings.portal.my_security_info_url)
@@ -82,6 +86,7 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
         if watcher is not None:
             _stop(watcher)
         emulator.stop()
+        lock.unlink(missing_ok=True)
 
 
 def _seed(ctx: Context, runtime: Runtime, info, source: Path, demo_dir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -102,6 +107,27 @@ def _seed(ctx: Context, runtime: Runtime, info, source: Path, demo_dir: Path) ->
         _mark_synced_from_ad(info)
         report = invites.send_due(session, deps)
     ctx.console.print(f"Invited {len(report.sent)} joiner(s) by email (to the demo mailbox).")
+    ctx.console.print(f"To plan that file again: activation provision {hr_file} --dry-run (the copy with today's "
+                      "dates; config/demo/hr.csv is its undated template).", markup=False)
+
+
+def _map_custom_attributes(runtime: Runtime, info) -> None:  # type: ignore[no-untyped-def]
+    """Map every attribute the demo's profile sends in the emulator's provisioning app, as an admin would."""
+    from activation.provisioning.custom_attributes import suggested_mappings
+    from activation.provisioning.schema_check import unmapped_attributes
+
+    mapping = resolve_mapping(runtime.settings)
+    missing = set(unmapped_attributes(mapping, runtime.graph.provisioning_schema()))
+    if not missing:
+        return
+    control = requests.Session()
+    control.trust_env = False
+    control.verify = info.ca_path
+    url = f"{info.base_url}/_emulator/provisioning-schema"
+    current = control.get(url, timeout=10)
+    current.raise_for_status()
+    added = [*current.json()["mappings"], *suggested_mappings(mapping, missing)]
+    control.put(url, json={"mappings": added}, timeout=10).raise_for_status()
 
 
 def _mark_synced_from_ad(info) -> None:  # type: ignore[no-untyped-def]

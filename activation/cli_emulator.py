@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -13,6 +14,7 @@ import click
 
 from activation.cli import EXIT_USAGE, Context, pass_context
 from activation.demo_config import EmulatorWiring, write_demo_toml
+from activation.demo_data import running_demo_pid
 
 
 def start_emulator(state_dir: Path, port: int, **options: Any):  # type: ignore[no-untyped-def]
@@ -51,6 +53,17 @@ def emulator(ctx: Context, state_dir: Path, port: int, write_config: Path, publi
     """
     if ctx.settings.is_production:
         ctx.errors.print("The emulator is never run with ACTIVATION_ENV=production.")
+        sys.exit(EXIT_USAGE)
+    instance_dir = Path(ctx.settings.instance_dir)
+    demo_pid = running_demo_pid(instance_dir)
+    demo_toml = Path(os.environ.get("ACTIVATION_CONFIG_DIR", "config")) / "demo.toml"
+    if demo_pid is not None and (write_config.resolve() == demo_toml.resolve()
+                                 or state_dir.resolve() == (instance_dir / "demo" / "emulator").resolve()):
+        ctx.errors.print(
+            f"A demo is running (process {demo_pid}); it owns config/demo.toml and instance/demo/emulator. "
+            "Starting another emulator there would rewire the portal away from the demo's emulator. Use the "
+            "demo's emulator, stop the demo first, or pass --state-dir and --write-config elsewhere.",
+            markup=False)
         sys.exit(EXIT_USAGE)
     server = start_emulator(state_dir, port, bulk_rate_calls=bulk_rate_calls,
                             bulk_rate_period=bulk_rate_period, processing_delay=processing_delay)

@@ -92,6 +92,10 @@ class MetricsSettings:
 class ProvisioningSettings:
     upn_domain: str = "contoso.example"
     mapping: str = "config/mapping.toml"
+    # issue 12: "hold" or "provision" people whose start date is long past and who have no account
+    past_start_policy: str = "hold"
+    # issue 12: bulkUpload calls in flight at once, all behind the one rate pacer
+    upload_concurrency: int = 16
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Enum, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import JSON, Date, DateTime, Enum, ForeignKey, Index, Integer, MetaData, String, Text, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -110,6 +110,16 @@ class Person(Base):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     hr_status: Mapped[HrStatus] = mapped_column(_enum(HrStatus, "hr_status"))
+    # issue 12: what Microsoft's CSV2SCIM layout carries beyond the fields above
+    user_name: Mapped[str | None] = mapped_column(String(256))  # HR's sign-in name column, when mapped
+    cost_center: Mapped[str | None] = mapped_column(String(128))
+    division: Mapped[str | None] = mapped_column(String(128))
+    street_address: Mapped[str | None] = mapped_column(String(256))
+    locality: Mapped[str | None] = mapped_column(String(128))
+    postal_code: Mapped[str | None] = mapped_column(String(32))
+    work_phone: Mapped[str | None] = mapped_column(String(32))
+    # uploaded while their manager had no account yet: sent again once the manager has one
+    manager_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
     entra_object_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     upn: Mapped[str | None] = mapped_column(String(256))
     account_enabled: Mapped[bool | None]

@@ -31,13 +31,17 @@ def run_checks(runtime: Runtime) -> list[CheckResult]:
         return results
     token = _check("token", lambda: _token(runtime))
     results.append(token)
+    schema = runtime.settings.microsoft.provisioning_job_id != ""
     if token.ok:
         results.append(_check("permissions", lambda: _permissions(runtime)))
         results.append(_check("graph", lambda: _graph_read(runtime)))
-        results.append(_check("tap policy", lambda: tap_checks.policy_summary(runtime.graph,  # issue 16
+        results.append(_check("tap policy", lambda: tap_checks.policy_summary(runtime.graph,
                                                                                runtime.settings.policy)))
+        if schema:
+            results.append(_check("provisioning schema", lambda: _provisioning_schema(runtime)))
     else:
-        results += [CheckResult(name, False, "skipped: no token") for name in ("permissions", "graph", "tap policy")]
+        results += [CheckResult(name, False, "skipped: no token")
+                    for name in ("permissions", "graph", "tap policy", *(("provisioning schema",) if schema else ()))]
     return results
 
 
@@ -83,6 +87,29 @@ def _permissions(runtime: Runtime) -> str:
 def _graph_read(runtime: Runtime) -> str:
     runtime.graph.find_user_by_employee_id("activation-preflight-check")
     return "read /users succeeded"
+
+
+def _provisioning_schema(runtime: Runtime) -> str:
+    """Name every attribute our mapping profile sends that the provisioning app does not map (issue 12)."""
+    from activation.graph.errors import Forbidden
+    from activation.provisioning.apply import resolve_mapping
+    from activation.provisioning.schema_check import sent_attributes, unmapped_attributes
+
+    mapping = resolve_mapping(runtime.settings)
+    try:
+        schema = runtime.graph.provisioning_schema()
+    except Forbidden as exc:
+        raise ConfigurationError(
+            f"cannot read the provisioning job's schema ({exc}); grant the application permission "
+            "Synchronization.Read.All so this check can name attributes the app would drop") from None
+    dropped = unmapped_attributes(mapping, schema)
+    if dropped:
+        raise ConfigurationError(
+            f"the provisioning app does not map {len(dropped)} attribute(s) that mapping {mapping.name!r} sends, so "
+            f"Entra ID drops them: {', '.join(dropped)}. Add them under Provisioning > Attribute mapping > Edit "
+            "API user attributes, then map each to its Entra ID attribute (docs/operations.md, 'Custom "
+            "attributes'), or remove them from the mapping profile")
+    return f"all {len(sent_attributes(mapping))} attributes that mapping {mapping.name!r} sends are mapped by the app"
 
 
 def _explain(exc: BaseException) -> str:

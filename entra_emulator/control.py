@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request
 
 from . import faults, id_token_faults
 from .context import ctx
+from .provisioning_schema import check_mappings
 from .store import DEFAULT_POLICY, new_user
 
 bp = Blueprint("control", __name__)
@@ -311,3 +312,27 @@ def put_permissions():
         store.app_permissions = sorted(set(granted))
         store.mark_dirty()
         return jsonify({"value": list(store.app_permissions)})
+
+
+@bp.get("/provisioning-schema")
+def get_provisioning_schema():
+    store = ctx().store
+    with store.lock:
+        return jsonify({"mappings": [{"source": s, "target": t} for s, t in store.provisioning_mappings]})
+
+
+@bp.put("/provisioning-schema")
+def put_provisioning_schema():
+    """Attribute mappings added to the provisioning app on top of Microsoft's defaults (replaces earlier ones)."""
+    body = _body()
+    if body is None or set(body) != {"mappings"}:
+        return _error(400, 'the body must be {"mappings": [{"source": ..., "target": ...}, ...]}')
+    try:
+        pairs = check_mappings(body["mappings"])
+    except ValueError as exc:
+        return _error(400, str(exc))
+    store = ctx().store
+    with store.lock:
+        store.provisioning_mappings = [list(pair) for pair in pairs]
+        store.mark_dirty()
+    return get_provisioning_schema()

@@ -15,6 +15,7 @@ from . import odata_filter
 from .context import EmulatorContext, ctx
 from .graph_auth import odata_base, require_graph_token
 from .graph_errors import GraphError
+from .provisioning_schema import effective_mappings, schema_document
 from .store import iso, utc_now
 
 bp = Blueprint("graph_provisioning", __name__)
@@ -142,6 +143,23 @@ def bulk_upload(sp_id: str, job_id: str):
     response = Response(status=202, content_type="")
     response.headers["Location"] = logs_location(context, job_id)
     return response
+
+
+@bp.get("/servicePrincipals/<sp_id>/synchronization/jobs/<job_id>/schema")
+def job_schema(sp_id: str, job_id: str):
+    """The job's synchronizationSchema: which API attributes the app maps (and so provisions)."""
+    context = ctx()
+    ids = context.identities
+    if sp_id != ids.provisioning_sp_id:
+        raise GraphError(404, "Request_ResourceNotFound",
+                         f"Resource '{sp_id}' does not exist or one of its queried reference-property "
+                         "objects are not present.")
+    if job_id != ids.provisioning_job_id:
+        raise GraphError(404, "ResourceNotFound", f"The synchronization job '{job_id}' was not found.")
+    with context.store.lock:
+        mappings = effective_mappings(tuple(pair) for pair in context.store.provisioning_mappings)
+    return jsonify({"@odata.context": f"{odata_base()}/$metadata#servicePrincipals('{sp_id}')/synchronization/"
+                                      f"jobs('{job_id}')/schema/$entity", **schema_document(job_id, mappings)})
 
 
 class _TooMany(GraphError):

@@ -13,6 +13,7 @@ import fnmatch
 DEFAULT_GRANTED: tuple[str, ...] = (
     "SynchronizationData-User.Upload",
     "AuditLog.Read.All",
+    "Synchronization.Read.All",  # `activation check` reads the provisioning job's schema
     "User.Read.All",
     "User.EnableDisableAccount.All",
     "User.RevokeSessions.All",
@@ -30,6 +31,8 @@ RULES: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("POST", "/servicePrincipals/*/synchronization/jobs/*/bulkUpload",
      frozenset({"SynchronizationData-User.Upload"})),
     ("GET", "/auditLogs/provisioning", frozenset({"AuditLog.Read.All"})),
+    ("GET", "/servicePrincipals/*/synchronization/jobs/*/schema",
+     frozenset({"Synchronization.Read.All", "Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy"})),
     ("POST", "/users/*/revokeSignInSessions", frozenset({"User.RevokeSessions.All"}) | WRITE_USERS),
     ("GET", "/users/*/authentication/temporaryAccessPassMethods*",
      frozenset({"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All",

@@ -12,7 +12,7 @@ import time
 import uuid
 
 from .context import EmulatorContext
-from .graph_provisioning import CORE_USER, ENTERPRISE_USER
+from .provisioning_schema import STRUCTURAL, effective_mappings, payload_attributes
 from .store import iso, new_user, utc_now
 
 log = logging.getLogger(__name__)
@@ -36,40 +36,64 @@ def _step(name: str, step_type: str, status: str, description: str, details: dic
     }
 
 
-def _wanted_attributes(data: dict) -> dict:
-    """Directory attributes a SCIM user maps to (only those present in the payload)."""
-    name = data.get("name") if isinstance(data.get("name"), dict) else {}
-    enterprise = data.get(ENTERPRISE_USER) if isinstance(data.get(ENTERPRISE_USER), dict) else {}
+# Targets the processor handles itself: matching, enabling, the UPN and the manager reference.
+_SELF_HANDLED = frozenset({"employeeId", "accountEnabled", "userPrincipalName", "manager"})
+
+
+def _wanted_attributes(data: dict, mappings: list[tuple[str, str]]) -> tuple[dict, list[str], tuple[bool, object]]:
+    """(directory attribute -> value, source attributes the schema does not map, manager (present, value)).
+
+    Like Entra with "Flow null values" on: an attribute sent as JSON null or "" clears the target
+    (on an update; a create simply leaves it unset); an attribute the app's schema does not map is ignored.
+    """
+    targets: dict[str, list[str]] = {}
+    for source, target in mappings:
+        targets.setdefault(source, []).append(target)
     wanted: dict = {}
-    if name.get("givenName") is not None:
-        wanted["givenName"] = name["givenName"]
-    if name.get("familyName") is not None:
-        wanted["surname"] = name["familyName"]
-    display = data.get("displayName") or name.get("formatted")
-    if not display and (name.get("givenName") or name.get("familyName")):
-        display = " ".join(p for p in (name.get("givenName"), name.get("familyName")) if p)
-    if display:
-        wanted["displayName"] = display
-    if data.get("title") is not None:
-        wanted["jobTitle"] = data["title"]
-    if data.get("preferredLanguage") is not None:
-        wanted["preferredLanguage"] = data["preferredLanguage"]
-    if enterprise.get("department") is not None:
-        wanted["department"] = enterprise["department"]
-    if enterprise.get("organization") is not None:
-        wanted["companyName"] = enterprise["organization"]
-    if enterprise.get("costCenter") is not None:
-        wanted["costCenter"] = enterprise["costCenter"]
-    if enterprise.get("division") is not None:
-        wanted["division"] = enterprise["division"]
-    addresses = data.get("addresses") if isinstance(data.get("addresses"), list) else []
-    for address in addresses:
-        if isinstance(address, dict) and address.get("country") and address.get("type", "work") == "work":
-            wanted["usageLocation"] = address["country"]
-            break
-    if data.get("usageLocation"):
-        wanted["usageLocation"] = data["usageLocation"]
-    return wanted
+    ignored: list[str] = []
+    manager: tuple[bool, object] = (False, None)
+    for source, value in payload_attributes(data):
+        mapped = targets.get(source)
+        if not mapped:
+            if source not in STRUCTURAL and source not in ignored:
+                ignored.append(source)
+            continue
+        value = None if value == "" else value
+        for target in mapped:
+            if target == "manager":
+                manager = (True, value)
+            elif target == "businessPhones":
+                wanted[target] = [value] if value is not None else []
+            elif target not in _SELF_HANDLED:
+                wanted[target] = value
+    if not wanted.get("displayName"):  # required in Entra: never cleared, derived when missing
+        name = data.get("name") if isinstance(data.get("name"), dict) else {}
+        display = name.get("formatted") or " ".join(
+            p for p in (name.get("givenName"), name.get("familyName")) if p)
+        if display:
+            wanted["displayName"] = display
+        else:
+            wanted.pop("displayName", None)
+    return wanted, ignored, manager
+
+
+def _set(user: dict, target: str, value: object) -> None:
+    head, _, rest = target.partition(".")
+    if rest:
+        user.setdefault(head, {})
+        if not isinstance(user[head], dict):
+            user[head] = {}
+        user[head][rest] = value
+    else:
+        user[target] = value
+
+
+def _get(user: dict, target: str) -> object:
+    head, _, rest = target.partition(".")
+    if rest:
+        inner = user.get(head)
+        return inner.get(rest) if isinstance(inner, dict) else None
+    return user.get(target)
 
 
 class Processor:
@@ -194,9 +218,16 @@ class Processor:
         entry = self._entry(upload, cycle_id, op)
         external_id = data["externalId"]
         active = _as_bool(data["active"]) if "active" in data else False  # quirk: absent -> disabled
-        wanted = _wanted_attributes(data)
+        mappings = effective_mappings(tuple(pair) for pair in store.provisioning_mappings)
+        wanted, ignored, (manager_sent, manager_value) = _wanted_attributes(data, mappings)
         wanted["accountEnabled"] = active
         existing = store.find_by_employee_id(external_id)
+        if ignored:
+            entry["provisioningSteps"].append(_step(
+                "EntryImportAttributesNotMapped", "import", "warning",
+                f"{len(ignored)} attribute(s) in the request are not mapped in the provisioning app's schema "
+                f"and were ignored: {', '.join(ignored)}. Add attribute mappings for them (Provisioning > "
+                "Attribute mapping) to provision them.", {"ignoredAttributes": ", ".join(ignored)}))
         entry["provisioningSteps"].append(
             _step("EntryMatching", "matching", "success",
                   f"Matched on employeeId '{external_id}'" if existing
@@ -212,10 +243,11 @@ class Processor:
             if not user_name:
                 return self._fail(entry, "create", "AttributeValueRequired",
                                   "userName is required to create a user: it maps to userPrincipalName."), None
+            wanted = {k: v for k, v in wanted.items() if v is not None and v != []}  # nothing to clear yet
             user = new_user({"userPrincipalName": store.unique_upn(user_name, None), "employeeId": external_id,
                              "staff": False, **wanted})
             for key, value in wanted.items():
-                user[key] = value
+                _set(user, key, value)
             store.add_user(user)
             action, changes = "create", [{"displayName": k, "oldValue": None, "newValue": _text(v)}
                                          for k, v in sorted(wanted.items())]
@@ -225,22 +257,15 @@ class Processor:
             user = existing
             if user_name:
                 wanted["userPrincipalName"] = store.unique_upn(user_name, user["id"])
-            changes = [{"displayName": k, "oldValue": _text(user.get(k)), "newValue": _text(v)}
-                       for k, v in sorted(wanted.items()) if user.get(k) != v]
+            changes = [{"displayName": k, "oldValue": _text(_get(user, k)), "newValue": _text(v)}
+                       for k, v in sorted(wanted.items()) if _get(user, k) != v and not (
+                           v in (None, []) and _get(user, k) in (None, []))]
             was_enabled = user.get("accountEnabled")
             for key, value in wanted.items():
-                user[key] = value
+                _set(user, key, value)
             action = "disable" if was_enabled and not active else "update"
             if not changes:
                 action = "other"
-        custom = {k: v for k, v in data.items()
-                  if k.startswith("urn:") and k not in (CORE_USER, ENTERPRISE_USER)}
-        for urn, value in custom.items():
-            if user["customAttributes"].get(urn) != value:
-                user["customAttributes"][urn] = value
-                changes.append({"displayName": urn, "oldValue": None, "newValue": _text(value)})
-                if action == "other":
-                    action = "update"
         store.mark_dirty()
         entry["provisioningAction"] = action
         entry["modifiedProperties"] = changes
@@ -259,11 +284,24 @@ class Processor:
             entry["provisioningSteps"].append(_step(step_name, "export", "success",
                                                     f"User '{user['userPrincipalName']}' was {action}d"
                                                     if action != "other" else "", {"objectId": user["id"]}))
-        manager = (data.get(ENTERPRISE_USER) or {}).get("manager") if isinstance(
-            data.get(ENTERPRISE_USER), dict) else None
-        manager_value = manager.get("value") if isinstance(manager, dict) else None
-        reference = (user["id"], manager_value) if manager_value else None
+        if manager_sent and manager_value is None and user.get("managerId"):  # cleared in the source
+            entry["modifiedProperties"].append(
+                {"displayName": "manager", "oldValue": user.get("managerId"), "newValue": None})
+            user["managerId"] = None
+            if entry["provisioningAction"] == "other":
+                self._now_updated(entry, user)
+        reference = (user["id"], str(manager_value)) if manager_sent and manager_value else None
         return entry, reference
+
+    @staticmethod
+    def _now_updated(entry: dict, user: dict) -> None:
+        entry["provisioningAction"] = "update"
+        entry["provisioningStatusInfo"] = {"status": "success", "errorInformation": None}
+        entry["provisioningSteps"] = [s for s in entry["provisioningSteps"]
+                                      if s["name"] != "EntrySynchronizationSkipped"]
+        entry["provisioningSteps"].append(_step("EntryExportUpdate", "export", "success",
+                                                f"User '{user['userPrincipalName']}' was updated",
+                                                {"objectId": user["id"]}))
 
     def _resolve_manager(self, entry: dict, user_id: str, manager_external_id: str) -> None:
         store = self.context.store

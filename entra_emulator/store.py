@@ -93,6 +93,8 @@ class Store:
         self.app_permissions: list[str] = list(DEFAULT_GRANTED)
         self.auth_methods: dict[str, list[dict]] = {}  # user id -> registered passkeys / Authenticator
         self.tap_targets: dict = {}  # TAP policy state / include / exclude targets (security_info.py)
+        # attribute mappings an administrator added to the provisioning app (source, target)
+        self.provisioning_mappings: list[list[str]] = []
         # runtime only (never persisted)
         self.security_info_tickets: dict[str, tuple[str, float]] = {}  # My Security Info sign-ins
         self.tap_hashes: dict[str, tuple[bytes, bytes]] = {}  # method id -> (salt, sha256)
@@ -118,6 +120,7 @@ class Store:
                 self.app_permissions = list(data.get("appPermissions", DEFAULT_GRANTED))
                 self.auth_methods = data.get("authMethods", {})
                 self.tap_targets = data.get("tapTargets", {})
+                self.provisioning_mappings = [list(p) for p in data.get("provisioningMappings", [])]
             self.ensure_seeded()
 
     def ensure_seeded(self) -> None:
@@ -139,6 +142,7 @@ class Store:
                 "appPermissions": self.app_permissions,
                 "authMethods": self.auth_methods,
                 "tapTargets": self.tap_targets,
+                "provisioningMappings": self.provisioning_mappings,
             }
 
     def save(self) -> None:
@@ -230,6 +234,7 @@ class Store:
             self.security_info_tickets.clear()
             for user in self.users.values():
                 user.pop("memberOf", None)
+            self.provisioning_mappings = []
             self.faults.clear()
             self.id_token_faults.clear()
             self.rotated_signing_key = None

@@ -61,6 +61,17 @@ class _StagedUpload:
     operations: list[Mapping[str, Any]]
 
 
+_ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+# What a new API-driven provisioning app maps (no custom extension).
+FAKE_SCHEMA_SOURCES: tuple[str, ...] = (
+    "externalId", "active", "userName", "displayName", "name.givenName", "name.familyName", "nickName", "title",
+    "userType", "preferredLanguage", 'addresses[type eq "work"].streetAddress', 'addresses[type eq "work"].locality',
+    'addresses[type eq "work"].postalCode', 'addresses[type eq "work"].country', 'phoneNumbers[type eq "work"].value',
+    f"{_ENTERPRISE}:department", f"{_ENTERPRISE}:organization", f"{_ENTERPRISE}:costCenter",
+    f"{_ENTERPRISE}:division", f"{_ENTERPRISE}:manager",
+)
+
+
 @dataclass
 class FakeGraph:
     """Records what it was asked (`calls`, `sent_mail`) and can be told to fail (`fail_next`)."""
@@ -71,6 +82,8 @@ class FakeGraph:
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     sent_mail: list[tuple[str, MailMessage]] = field(default_factory=list)
     logs: list[ProvisioningLogEntry] = field(default_factory=list)
+    # source attribute names the provisioning app's schema maps (provisioning_schema builds the document)
+    schema_sources: list[str] = field(default_factory=lambda: list(FAKE_SCHEMA_SOURCES))
     _users: dict[str, _User] = field(default_factory=dict, repr=False)
     _staged: list[_StagedUpload] = field(default_factory=list, repr=False)
     _failures: dict[str, list[GraphError]] = field(default_factory=dict, repr=False)
@@ -171,6 +184,13 @@ class FakeGraph:
             if status and entry.status != status:
                 continue
             yield entry
+
+    def provisioning_schema(self) -> dict[str, Any]:
+        self._enter("provisioning_schema", ())
+        mappings = [{"targetAttributeName": source, "source": {
+            "expression": f"[{source}]", "name": source, "type": "Attribute", "parameters": []}}
+            for source in self.schema_sources]
+        return {"id": self.job_id, "synchronizationRules": [{"objectMappings": [{"attributeMappings": mappings}]}]}
 
     def get_user(self, user_id: str) -> GraphUser:
         self._enter("get_user", (user_id,))

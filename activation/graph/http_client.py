@@ -120,6 +120,17 @@ class HttpGraphClient:
         for item in self._pages("/auditLogs/provisioning", params):
             yield log_entry_from_json(item)
 
+    def provisioning_schema(self) -> dict[str, Any]:
+        """GET .../synchronization/jobs/{jobId}/schema: which API attributes the app maps (issue 12)."""
+        if not self._sp_id or not self._job_id:
+            raise ConfigurationError(
+                "Reading the provisioning schema needs ACTIVATION_PROVISIONING_SP_ID and "
+                "ACTIVATION_PROVISIONING_JOB_ID."
+            )
+        path = f"/servicePrincipals/{quote(self._sp_id, safe='')}/synchronization/jobs/"
+        path += f"{quote(self._job_id, safe='')}/schema"
+        return dict(self._json(self._call("GET", path)))
+
     # -- users ----------------------------------------------------------------------------------
 
     def get_user(self, user_id: str) -> GraphUser:

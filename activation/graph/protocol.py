@@ -33,6 +33,9 @@ class GraphClient(Protocol):
     ) -> Iterator[ProvisioningLogEntry]:
         """Provisioning log entries, newest first, following paging. None means "no filter"."""
 
+    def provisioning_schema(self) -> dict[str, Any]:
+        """The inbound provisioning job's synchronizationSchema (GET .../synchronization/jobs/{jobId}/schema)."""
+
     def get_user(self, user_id: str) -> GraphUser: ...
 
     def find_user_by_employee_id(self, employee_id: str) -> GraphUser | None: ...

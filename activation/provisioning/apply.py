@@ -7,9 +7,12 @@ Dry-run records the plan as a run and changes nothing else: no person rows, no G
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +27,21 @@ from activation.errors import ActivationError, ConfigurationError
 from activation.graph.errors import Forbidden, GraphError, Throttled, Unauthorized
 from activation.models import ActorType, Person
 from activation.provisioning import runs
-from activation.provisioning.adopt import adopt_existing_accounts
+from activation.provisioning.absent import SWITCH_OFF, absent_people, last_known_state, last_record
+from activation.provisioning.adopt import AccountLookup, look_up_existing_accounts
 from activation.provisioning.batches import BulkBatch, RatePacer, split_into_batches
 from activation.provisioning.leavers import LeaverIssue, LeaverOutcome, offboard_leavers
 from activation.provisioning.mapping import CONFIG_DIR, MappingProfile, load_mapping
-from activation.provisioning.planner import MassChangeVerdict, Plan, PlannedChange, check_mass_change, plan
+from activation.provisioning.past_starters import check_policy, held_back
+from activation.provisioning.planner import (
+    ABSENT,
+    MassChangeVerdict,
+    Plan,
+    PlannedChange,
+    check_mass_change,
+    manager_pending_ids,
+    plan,
+)
 from activation.provisioning.readers import SourceRow, read_rows, rows_from_objects
 from activation.provisioning.reconcile import ReconcileResult, reconcile
 from activation.provisioning.scim import MAX_OPERATIONS
@@ -36,6 +49,7 @@ from activation.provisioning.store import load_known, upsert_people
 from activation.provisioning.validation import Rejection, ValidationResult, ValidationWarning, validate
 
 MAX_THROTTLE_RETRIES = 3  # per batch, on top of the Graph client's own bounded retries
+MAX_UPLOAD_CONCURRENCY = 32
 DEFAULT_WAIT_SECONDS = 900.0
 FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 1.0, 30.0
 
@@ -90,7 +104,7 @@ class RunResult:
         guard_stops = self.verdict.blocked and not self.forced  # also in a dry run: the real run would stop
         return (self.status not in (runs.STATUS_BLOCKED, runs.STATUS_FAILED) and not guard_stops
                 and not self.rejections and not self.upload_failures and not self.leaver_issues
-                and not failed_results)
+                and not failed_results and not self.counts.get("held_back"))
 
 
 def resolve_mapping(settings: Settings, path: str | Path | None = None) -> MappingProfile:
@@ -114,12 +128,13 @@ def file_sha256(path: str | Path) -> str:
 def provision_file(session: Session, deps: Deps, path: str | Path, *, mapping: MappingProfile, dry_run: bool = False,
                    force: bool = False, full: bool = False, wait: bool = False,
                    wait_seconds: float = DEFAULT_WAIT_SECONDS, report_path: str | Path | None = None,
-                   progress: Progress | None = None) -> RunResult:
-    """An HR extract (CSV or JSON) from disk."""
+                   progress: Progress | None = None, past_start_policy: str | None = None,
+                   complete: bool | None = None) -> RunResult:
+    """An HR extract (CSV or JSON) from disk; `complete` declares it lists every worker (default: the profile)."""
     return run_provisioning(
         session, deps, source_name=str(path), rows=read_rows(path, mapping), mapping=mapping, dry_run=dry_run,
         force=force, full=full, wait=wait, wait_seconds=wait_seconds, report_path=report_path, progress=progress,
-        source_hash=file_sha256(path),
+        source_hash=file_sha256(path), past_start_policy=past_start_policy, complete=complete,
     )
 
 
@@ -139,11 +154,15 @@ def run_provisioning(
     dry_run: bool = False, force: bool = False, full: bool = False, wait: bool = False,
     wait_seconds: float = DEFAULT_WAIT_SECONDS, report_path: str | Path | None = None,
     progress: Progress | None = None, actor: Actor | None = None, source: str = "file",
-    source_hash: str | None = None, api_client_id: int | None = None,
+    source_hash: str | None = None, api_client_id: int | None = None, past_start_policy: str | None = None,
+    complete: bool | None = None,
 ) -> RunResult:
+    """The whole run as a plain function (the CLI, the push API and a job queue all call this)."""
     actor = actor or Actor.system()
     progress = progress or Progress()
     policy = deps.settings.policy
+    past_start = check_policy(past_start_policy or deps.settings.provisioning.past_start_policy)
+    upload_concurrency(deps)  # a bad setting fails before anything is stored or sent
     mode = runs.MODE_DRY_RUN if dry_run else runs.MODE_APPLY
     run = runs.start_run(session, deps, source=source, source_name=source_name, source_hash=source_hash, mode=mode,
                          actor=actor, api_client_id=api_client_id)
@@ -153,17 +172,28 @@ def run_provisioning(
         validation = validate(rows, mapping=mapping, known_people=known, today=today)
         if not dry_run and validation.records:
             require_provisioning_app(deps)  # before adoption looks anyone up, so nothing changes if it is missing
-        adopted = adopt_existing_accounts(session, deps, validation.records, known, today=today, actor=actor,
-                                          dry_run=dry_run)
-        planned = plan(validation.records, known, today=today, upn_domain=deps.settings.provisioning.upn_domain,
-                       mapping=mapping, full=full)
+        lookup = look_up_existing_accounts(session, deps, validation.records, known, today=today, actor=actor,
+                                           dry_run=dry_run)
+        holding = held_back(lookup, policy=past_start, grace_days=policy.activation_grace_days)
+        missing = absent_people(known, _present_ids(validation)) if (
+            mapping.complete if complete is None else complete) else []
+        switch_off = mapping.absent_workers == SWITCH_OFF
+        leaving = [last_record(person, today, leaving=True) for person in missing] if switch_off else []
+        planned = plan([*validation.records, *leaving], known, today=today,
+                       upn_domain=deps.settings.provisioning.upn_domain, mapping=mapping, full=full,
+                       held_back=holding.notes, held_back_decision=holding.decision)
+        if missing:
+            planned = _with_absent(planned, missing, today, switched_off=switch_off)
+        if lookup.lookup_skipped:
+            planned = dataclasses.replace(planned, adoption_note=_adoption_note(lookup))
     except ActivationError as exc:
         runs.finish_run(session, deps, run, status=runs.STATUS_FAILED, actor=actor, message=str(exc))
         raise
     verdict = check_mass_change(planned, known, max_share=policy.mass_change_share, max_count=policy.mass_change_count)
+    manager_pending = manager_pending_ids(planned.to_upload(), known)
     del known
     forced = verdict.blocked and force
-    run.counts = {**_plan_counts(validation, planned, verdict, forced), "adopted": len(adopted)}
+    run.counts = {**_plan_counts(validation, planned, verdict, forced), **_lookup_counts(lookup, planned)}
     runs.add_items(session, runs.validation_items(run.id, validation))
     session.commit()
     progress.planned(planned, validation, verdict)
@@ -172,17 +202,20 @@ def run_provisioning(
 
     if dry_run or (verdict.blocked and not force):
         upload_status = runs.UPLOAD_PLANNED if dry_run else runs.UPLOAD_NOT_SENT
-        runs.add_items(session, (runs.change_item(run.id, c, upload_status=upload_status)
-                                 for c in [*changes, *planned.skipped]))
+        runs.add_items(session, (runs.change_item(run.id, c, upload_status=upload_status) for c in changes))
+        runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT)
+                                 for c in [*planned.skipped, *planned.held_back, *planned.absent]))
         status, message = ((runs.STATUS_PLANNED, "dry run: the plan was recorded; nothing was changed")
                            if dry_run else (runs.STATUS_BLOCKED, f"stopped before uploading: {verdict.reason}"))
+        message += _notes(run.counts)
         runs.finish_run(session, deps, run, status=status, actor=actor, message=message)
         return result.finish(session, run, report_path)
 
     if forced:  # (a dry run has returned above)
         deps.audit(session, action="provisioning.guard_overridden", actor=actor, reason=verdict.reason,
                    details={"run_id": run.id, "switching_off": verdict.switching_off})
-    runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT) for c in planned.skipped))
+    runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT)
+                             for c in [*planned.skipped, *planned.held_back, *planned.absent]))
     session.commit()
     try:
         if changes:
@@ -192,20 +225,21 @@ def run_provisioning(
         person_ids = upsert_people(session, deps, changes, actor=actor, run_id=run.id)
         result.leavers = offboard_leavers(session, deps, [c.record.employee_id for c in planned.leavers],
                                           actor=actor, run_id=run.id)
-        result.failures = _upload(session, deps, run.id, planned, changes, person_ids, progress)
+        result.failures = _upload(session, deps, run.id, planned, changes, person_ids, progress, manager_pending)
     except ActivationError as exc:  # configuration (no provisioning app configured), not a Graph answer
         runs.finish_run(session, deps, run, status=runs.STATUS_FAILED, actor=actor, message=str(exc))
         raise
     failed_records = sum(len(f.employee_ids) for f in result.failures)
     uploaded = len(changes) - failed_records
     if not changes:
-        status, message = runs.STATUS_COMPLETED, "nothing to upload: every record is unchanged"
+        status, message = runs.STATUS_COMPLETED, "nothing to upload" + _nothing_because(planned)
     elif uploaded == 0:
         status, message = runs.STATUS_FAILED, f"every upload failed ({len(result.failures)} batch(es)); see the items"
     else:
         status, message = runs.STATUS_UPLOADED, f"{uploaded} record(s) uploaded, {failed_records} failed"
     if forced:
         message += f"; mass-change guard overridden with --force ({verdict.reason})"
+    message += _notes(run.counts)
     runs.finish_run(session, deps, run, status=status, actor=actor, message=message)
     if wait and uploaded:
         result.reconciliation = _await_results(session, deps, run.id, wait_seconds, progress, actor)
@@ -235,6 +269,61 @@ class _Outcome:
         )
 
 
+def _present_ids(validation: ValidationResult) -> set[str]:
+    """Everyone the file mentions, valid or rejected: a bad row is not an absence."""
+    return {r.employee_id for r in validation.records} | {r.employee_id for r in validation.rejections}
+
+
+def _with_absent(planned: Plan, missing: list[Any], today: Any, *, switched_off: bool) -> Plan:
+    notes = {person.employee_id: last_known_state(person) for person in missing}
+    if switched_off:
+        leavers = [dataclasses.replace(c, note=f"absent from a complete file; switched off ({notes[eid]})")
+                   if (eid := c.record.employee_id) in notes else c for c in planned.leavers]
+        return dataclasses.replace(planned, leavers=leavers)
+    absent = [PlannedChange(last_record(person, today, leaving=False), ABSENT, person.activated, "",
+                            note=f"absent from a complete file; not changed, review ({notes[person.employee_id]})")
+              for person in missing]
+    return dataclasses.replace(planned, absent=absent)
+
+
+def _lookup_counts(lookup: AccountLookup, planned: Plan) -> dict[str, Any]:
+    counts: dict[str, Any] = {"adopted": len(lookup.adopted), "held_back": len(planned.held_back)}
+    if planned.held_back_decision:
+        counts["held_back_decision"] = planned.held_back_decision
+    if lookup.lookup_skipped:
+        counts["adoption_lookup"] = _adoption_note(lookup)
+    return counts
+
+
+def _adoption_note(lookup: AccountLookup) -> str:
+    return (f"skipped for {_people(len(lookup.not_looked_up))} who started long ago: {lookup.skipped_reason}; "
+            "the real run looks them up by employeeId and keeps existing enabled accounts enabled")
+
+
+def _nothing_because(planned: Plan) -> str:
+    counts = planned.counts()
+    parts = [f"{counts[key]} {word}" for key, word in (("unchanged", "unchanged"), ("skipped", "skipped"))
+             if counts[key]]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _notes(counts: dict[str, Any]) -> str:
+    """What a run's message must not leave out: people held back, a skipped adoption look-up."""
+    notes = ""
+    if counts.get("held_back"):
+        notes += f"; {_people(counts['held_back'])} held back (start date long past, no account): decide, see the plan"
+    if counts.get("adoption_lookup"):
+        notes += f"; adoption look-up {counts['adoption_lookup']}"
+    absent = counts.get("plan", {}).get(ABSENT)
+    if absent:
+        notes += f"; {_people(absent)} we know are missing from this complete file: review them (report only)"
+    return notes
+
+
+def _people(number: int) -> str:
+    return "1 person" if number == 1 else f"{number} people"
+
+
 def _plan_counts(
     validation: ValidationResult, planned: Plan, verdict: MassChangeVerdict, forced: bool
 ) -> dict[str, Any]:
@@ -253,29 +342,25 @@ def _plan_counts(
 
 
 class _Pacing:
-    """RatePacer around the upload calls, a little under the ceiling on purpose.
+    """RatePacer around the upload calls, stamped when each call ends, a little under the ceiling.
 
-    The server counts arrival times, which trail our stamps by a varying latency. So the window is
-    stretched by a slack (max(100 ms, 2 % of the period)) that every pair of calls `calls` apart
-    respects, not only those that had to wait; and the very first call, which also fetches a token and
-    opens the connection, is stamped when it returns.
+    The server counts arrival times, somewhere between our call's start and its end. Stamping at the end
+    and holding a call's place while it is in flight keeps any two calls `calls` apart at least a period
+    apart on the server's side, whatever the latency and however many calls are in flight; a small slack
+    (max(20 ms, 0.5 % of the period)) covers timer granularity.
     """
 
     def __init__(self, deps: Deps) -> None:
         policy = deps.settings.policy
         period = policy.upload_rate_period_seconds
-        slack = max(0.1, 0.02 * period)
+        slack = max(0.02, 0.005 * period)
         self.pacer = RatePacer(policy.upload_rate_calls, period + slack, deps.clock)
-        self.primed = False
 
-    def before(self) -> None:
-        if self.primed:
-            self.pacer.wait()
+    def before(self) -> list[Any]:
+        return self.pacer.acquire()
 
-    def after(self) -> None:
-        if not self.primed:
-            self.pacer.wait()
-            self.primed = True
+    def after(self, slot: list[Any]) -> None:
+        self.pacer.release(slot)
 
 
 class _StopUploading(Exception):  # noqa: N818 - internal control flow, never leaves this module
@@ -288,7 +373,7 @@ def _send(deps: Deps, pacing: _Pacing, batch: BulkBatch) -> tuple[str | None, st
     """Upload one batch: (None, when it was sent) or (the error text, when). 401/403 stop the whole run."""
     throttled = 0
     while True:
-        pacing.before()
+        slot = pacing.before()
         sent_at = deps.clock.now().isoformat()  # before the call: results can never predate it
         try:
             deps.graph.bulk_upload(batch.request)
@@ -304,7 +389,7 @@ def _send(deps: Deps, pacing: _Pacing, batch: BulkBatch) -> tuple[str | None, st
         except GraphError as exc:
             return str(exc), sent_at
         finally:
-            pacing.after()
+            pacing.after(slot)
 
 
 def require_provisioning_app(deps: Deps) -> None:
@@ -321,22 +406,29 @@ def require_provisioning_app(deps: Deps) -> None:
 
 
 def _upload(session: Session, deps: Deps, run_id: int, planned: Plan, changes: list[PlannedChange],
-            person_ids: dict[str, int], progress: Progress) -> tuple[BatchFailure, ...]:
-    """Send every batch, recording items and payload hashes per batch (committed per batch)."""
+            person_ids: dict[str, int], progress: Progress, manager_pending: set[str]) -> tuple[BatchFailure, ...]:
+    """Send every batch, recording items and payload hashes per batch (committed per batch).
+
+    The first batch goes alone (it also fetches the token and opens the connection); the rest go with up to
+    `[provisioning] upload_concurrency` calls in flight behind the one shared pacer, so latency no longer
+    caps the rate. Only the HTTP calls run in worker threads; this thread records every result, in order.
+    """
     by_id = {change.record.employee_id: change for change in changes}
     pacing = _Pacing(deps)
     progress.upload_started(len(changes), math.ceil(len(changes) / MAX_OPERATIONS))
     failures: list[BatchFailure] = []
-    stopped: str | None = None
-    for batch in split_into_batches(planned.operations()):
-        sent_at = deps.clock.now().isoformat()
-        if stopped is None:
-            try:
-                error, sent_at = _send(deps, pacing, batch)
-            except _StopUploading as stop:
-                stopped = error = f"{stop.error}; later batches were not sent"
-        else:
-            error = f"not sent: {stopped}"
+    stopped: list[str] = []  # set once by a 401/403: later batches are not sent
+
+    def send(batch: BulkBatch) -> tuple[str | None, str]:
+        if stopped:
+            return f"not sent: {stopped[0]}", deps.clock.now().isoformat()
+        try:
+            return _send(deps, pacing, batch)
+        except _StopUploading as stop:
+            stopped.append(f"{stop.error}; later batches were not sent")
+            return stopped[0], deps.clock.now().isoformat()
+
+    def record(batch: BulkBatch, error: str | None, sent_at: str) -> None:  # on this thread only
         status = runs.UPLOAD_FAILED if error else runs.UPLOAD_UPLOADED
         runs.add_items(session, (
             runs.change_item(run_id, by_id[item.employee_id], upload_status=status, batch=batch.number,
@@ -346,11 +438,41 @@ def _upload(session: Session, deps: Deps, run_id: int, planned: Plan, changes: l
         if error:
             failures.append(BatchFailure(batch.number, batch.employee_ids, error))
         else:
+            in_batch = set(batch.employee_ids)  # Entra resolves references within one bulk request
             session.execute(update(Person), [
-                {"id": person_ids[item.employee_id], "last_payload_hash": item.payload_hash} for item in batch.items])
+                {"id": person_ids[item.employee_id], "last_payload_hash": item.payload_hash,
+                 "manager_pending": item.employee_id in manager_pending
+                 and by_id[item.employee_id].record.manager_employee_id not in in_batch}
+                for item in batch.items])
         session.commit()
         progress.batch_finished(batch.number, len(batch.items), error is None)
+
+    batches = split_into_batches(planned.operations())
+    first = next(batches, None)
+    if first is None:
+        return ()
+    record(first, *send(first))
+    workers = upload_concurrency(deps)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-upload") as pool:
+        in_flight: deque[tuple[BulkBatch, Future[tuple[str | None, str]]]] = deque()
+        for batch in batches:
+            in_flight.append((batch, pool.submit(send, batch)))
+            while len(in_flight) > 2 * workers:  # bounded: a few requests built ahead, not the whole file
+                done, future = in_flight.popleft()
+                record(done, *future.result())
+        while in_flight:
+            done, future = in_flight.popleft()
+            record(done, *future.result())
     return tuple(failures)
+
+
+def upload_concurrency(deps: Deps) -> int:
+    value = deps.settings.provisioning.upload_concurrency
+    if not 1 <= value <= MAX_UPLOAD_CONCURRENCY:
+        raise ConfigurationError(
+            f"[provisioning] upload_concurrency = {value} is out of range; use 1 to {MAX_UPLOAD_CONCURRENCY} "
+            "(calls in flight at once; the rate ceiling still applies)")
+    return value
 
 
 def _await_results(session: Session, deps: Deps, run_id: int, seconds: float, progress: Progress,
@@ -359,6 +481,7 @@ def _await_results(session: Session, deps: Deps, run_id: int, seconds: float, pr
     clock = deps.clock
     deadline = clock.monotonic() + seconds
     interval = FIRST_POLL_SECONDS
+    total: ReconcileResult | None = None  # every poll reports only what was still waiting: add them up
     while True:
         try:
             result = reconcile(session, deps, run_id=run_id, actor=actor)
@@ -366,10 +489,20 @@ def _await_results(session: Session, deps: Deps, run_id: int, seconds: float, pr
             run = runs.get_run(session, run_id)
             run.message = f"{run.message or ''}; waiting for results stopped: {exc}".lstrip("; ")
             session.commit()
-            return None
+            return total
+        total = result if total is None else _add_polls(total, result)
         left = deadline - clock.monotonic()
         if result.pending == 0 or left <= 0:
-            return result
+            return total
         progress.waiting_for_results(result.pending, left)
         clock.sleep(min(interval, left))
         interval = min(interval * 2, MAX_POLL_SECONDS)
+
+
+def _add_polls(earlier: ReconcileResult, later: ReconcileResult) -> ReconcileResult:
+    """Two polls of one run as one result: checked stays the first count, outcomes add up."""
+    return dataclasses.replace(
+        later, checked=earlier.checked, succeeded=earlier.succeeded + later.succeeded,
+        failed=earlier.failed + later.failed, skipped=earlier.skipped + later.skipped,
+        unknown=earlier.unknown + later.unknown, found_by_lookup=earlier.found_by_lookup + later.found_by_lookup,
+        failures=earlier.failures + later.failures, lookup_errors=earlier.lookup_errors + later.lookup_errors)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -62,8 +62,11 @@ def _batch(number: int, items: list[PlannedOperation]) -> BulkBatch:
 class RatePacer:
     """Sliding-window pacer: at most `calls` calls in any `period` seconds, waiting on the clock.
 
-    Call `wait()` right before each request. `defer(seconds)` pushes the next call out (a 429's
-    Retry-After). `margin` adds a little slack to each wait for servers that count windows differently.
+    Two ways to use it. `wait()` right before a request stamps the call when it starts. `acquire()`
+    before and `release(slot)` after a request stamp it when it *ends*: the server saw it somewhere in
+    between, so two calls `calls` apart are then at least `period` apart on the server's side whatever
+    the latency, and concurrent callers can share one pacer (a call still in flight counts in full).
+    `defer(seconds)` pushes the next call out (a 429's Retry-After); `margin` adds slack to each wait.
     """
 
     def __init__(self, calls: int, period: float, clock: Clock, *, margin: float = 0.0) -> None:
@@ -75,34 +78,55 @@ class RatePacer:
         self.period = period
         self._clock = clock
         self._margin = margin
-        self._sent: deque[float] = deque()
+        self._slots: list[list[Any]] = []  # [stamp, finished]; in flight until released
         self._not_before = float("-inf")
+        self._changed = threading.Condition()
 
     def wait(self) -> float:
-        """Block until a call is allowed, record it, and return the seconds waited."""
-        waited = 0.0
-        now = self._clock.monotonic()
-        if now < self._not_before:
-            delay = self._not_before - now
-            self._clock.sleep(delay)
-            waited += delay
-            now = self._clock.monotonic()
-        self._forget_before(now)
-        while len(self._sent) >= self.calls:
-            delay = max(self._sent[0] + self.period - now, 0.0) + self._margin
-            self._clock.sleep(delay)
-            waited += delay
-            now = self._clock.monotonic()
-            self._forget_before(now)
-        self._sent.append(now)
-        return waited
+        """Block until a call is allowed, record it (stamped now), and return the seconds waited."""
+        with self._changed:
+            waited = self._reserve()
+            self._slots.append([self._clock.monotonic(), True])
+            return waited
+
+    def acquire(self) -> list[Any]:
+        """Block until a call is allowed and hold its place; hand the result to `release` afterwards."""
+        with self._changed:
+            self._reserve()
+            slot = [self._clock.monotonic(), False]
+            self._slots.append(slot)
+            return slot
+
+    def release(self, slot: list[Any]) -> None:
+        """The call ended: it counts from now (the latest moment the server can have seen it)."""
+        ended = self._clock.monotonic()  # before the lock: a waiter may hold it while sleeping
+        with self._changed:
+            slot[0] = max(slot[0], ended)
+            slot[1] = True
+            self._changed.notify_all()
 
     def defer(self, seconds: float) -> None:
         """Allow no call for `seconds` from now (e.g. a 429 with Retry-After)."""
-        self._not_before = max(self._not_before, self._clock.monotonic() + max(seconds, 0.0))
+        with self._changed:
+            self._not_before = max(self._not_before, self._clock.monotonic() + max(seconds, 0.0))
 
-    def _forget_before(self, now: float) -> None:
-        horizon = now - self.period
-        sent = self._sent
-        while sent and sent[0] <= horizon:
-            sent.popleft()
+    def _reserve(self) -> float:
+        waited = 0.0
+        while True:
+            now = self._clock.monotonic()
+            if now < self._not_before:
+                delay = self._not_before - now
+                self._clock.sleep(delay)
+                waited += delay
+                continue
+            horizon = now - self.period
+            self._slots = [slot for slot in self._slots if not (slot[1] and slot[0] <= horizon)]
+            if len(self._slots) < self.calls:
+                return waited
+            finished = [slot[0] for slot in self._slots if slot[1]]
+            if finished:
+                delay = max(min(finished) + self.period - now, 0.0) + self._margin
+                self._clock.sleep(delay)
+                waited += delay
+            else:  # every counted call is still in flight: wait for one to end
+                self._changed.wait(timeout=self.period)

@@ -16,13 +16,15 @@ from types import MappingProxyType
 from typing import Any
 
 from activation.errors import ConfigurationError
-from activation.provisioning.records import DATE_FIELDS, REQUIRED_FIELDS, SOURCE_FIELDS
+from activation.provisioning.records import DATE_FIELDS, MAPPABLE_FIELDS, REQUIRED_FIELDS
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 DEFAULT_MAPPING_PATH = CONFIG_DIR / "mapping.toml"
 CSV2SCIM_MAPPING_PATH = CONFIG_DIR / "mapping-csv2scim.toml"
 DEFAULT_CUSTOM_EXTENSION = "urn:ietf:params:scim:schemas:extension:dayone:1.0:User"
 ISO_DATE_FORMAT = "%Y-%m-%d"
+# A named date format: ISO 8601 dates and date-times with an offset (the form of Microsoft's examples).
+ISO_8601 = "iso8601"
 
 TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType({
     "trim": str.strip,
@@ -31,9 +33,12 @@ TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType({
     "title": str.title,
     "collapse_spaces": lambda value: " ".join(value.split()) if "  " in value else value,
 })
+# Nested paths: addresses.<type>.<part> is the part of the address element of that type;
+# phoneNumbers.<type> the value of the phone number of that type (like AttributeMapping.psd1).
 CORE_TARGETS: frozenset[str] = frozenset(
     {"title", "preferredLanguage", "locale", "timezone", "userType", "nickName",
-     "addresses.work.country", "phoneNumbers.mobile"}
+     "addresses.work.streetAddress", "addresses.work.locality", "addresses.work.region",
+     "addresses.work.postalCode", "addresses.work.country", "phoneNumbers.work", "phoneNumbers.mobile"}
 )
 ENTERPRISE_TARGETS: frozenset[str] = frozenset(
     {"employeeNumber", "department", "organization", "division", "costCenter", "manager"}
@@ -45,26 +50,35 @@ UNKNOWN_COLUMN_POLICIES: frozenset[str] = frozenset({"reject", "ignore"})
 COLUMN_REQUIRED_FIELDS: tuple[str, ...] = REQUIRED_FIELDS
 
 _TOP_KEYS = frozenset({"profile", "scim", "fields"})
-_PROFILE_KEYS = frozenset({"name", "description", "unknown_columns", "ignored_columns"})
+_PROFILE_KEYS = frozenset({"name", "description", "unknown_columns", "ignored_columns", "complete", "absent_workers"})
 _SCIM_KEYS = frozenset({"custom_extension", "core", "enterprise", "custom"})
 _FIELD_KEYS = frozenset({"column", "transforms", "date_formats", "values", "default"})
 _URN = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}(:[A-Za-z0-9._-]+)+$")
 _CUSTOM_ATTRIBUTE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 
 
-CompiledRule = tuple[str, str, tuple[Callable[[str], str], ...], Mapping[str, str] | None, str]
+CompiledRule = tuple[str, tuple[str, ...], tuple[Callable[[str], str], ...], Mapping[str, str] | None, str]
 
 
 @dataclass(frozen=True, slots=True)
 class FieldRule:
-    """How one canonical field is read: source column, cleaning steps, value map, default."""
+    """How one canonical field is read: source column(s), cleaning steps, value map, default.
+
+    `column` may list alternatives (`["LastDayOfWork", "TerminationDate"]`): the first one that holds a
+    value in a row wins, and a file needs only one of them.
+    """
 
     field: str
-    column: str
+    columns: tuple[str, ...]
     steps: tuple[Callable[[str], str], ...]
     values: Mapping[str, str] | None
     default: str
     date_formats: tuple[str, ...]
+
+    @property
+    def column(self) -> str:
+        """The column(s) as an operator reads them in a message."""
+        return " or ".join(self.columns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,22 +93,29 @@ class MappingProfile:
     scim_enterprise: tuple[tuple[str, str], ...]
     scim_custom: tuple[tuple[str, str], ...]
     fingerprint: str
+    complete: bool = False  # files in this layout list every worker: absence is reported (absent.py)
+    absent_workers: str = "report"  # or "switch_off": absent people become leavers, under the guard
     # (field, column, steps, value map, default) per rule: the hot loop of to_canonical.
     compiled: tuple[CompiledRule, ...] = ()
 
     def __post_init__(self) -> None:
-        compiled = tuple((r.field, r.column, r.steps, r.values, r.default) for r in self.rules)
+        compiled = tuple((r.field, r.columns, r.steps, r.values, r.default) for r in self.rules)
         object.__setattr__(self, "compiled", compiled)
 
     @property
     def mapped_columns(self) -> frozenset[str]:
-        return frozenset(rule.column for rule in self.rules)
+        return frozenset(column for rule in self.rules for column in rule.columns)
 
     @property
     def required_columns(self) -> frozenset[str]:
-        return frozenset(
-            rule.column for rule in self.rules if rule.field in COLUMN_REQUIRED_FIELDS and not rule.default
-        )
+        """Columns a file must carry (a field mapped to alternatives appears as "A or B")."""
+        return frozenset(self.required_alternatives)
+
+    @property
+    def required_alternatives(self) -> dict[str, tuple[str, ...]]:
+        """For each required field without a default: the label shown and the columns any one of which will do."""
+        return {rule.column: rule.columns for rule in self.rules
+                if rule.field in COLUMN_REQUIRED_FIELDS and not rule.default}
 
     @property
     def allowed_columns(self) -> frozenset[str] | None:
@@ -111,10 +132,14 @@ class MappingProfile:
 
     def to_canonical(self, values: Mapping[str, str]) -> dict[str, str]:
         """Apply column renames, transforms, value maps and defaults to one raw row."""
-        out = dict.fromkeys(SOURCE_FIELDS, "")  # unmapped fields are empty
+        out = dict.fromkeys(MAPPABLE_FIELDS, "")  # unmapped fields are empty
         get = values.get
-        for field, column, steps, value_map, default in self.compiled:
-            value = get(column, "")
+        for field, columns, steps, value_map, default in self.compiled:
+            value = get(columns[0], "")
+            for column in columns[1:]:
+                if value.strip():
+                    break
+                value = get(column, "")
             for step in steps:
                 value = step(value)
             if value_map is not None and value:
@@ -168,6 +193,8 @@ def parse_mapping(document: Mapping[str, Any], *, source: str, fingerprint: str 
         source=source,
         rules=rules,
         unknown_columns=unknown_columns,
+        complete=_flag(profile, "complete", where),
+        absent_workers=_absent_policy(profile, where),
         ignored_columns=frozenset(ignored),
         custom_extension=extension,
         scim_core=_targets(scim, "core", mapped, where, CORE_TARGETS.__contains__),
@@ -178,16 +205,20 @@ def parse_mapping(document: Mapping[str, Any], *, source: str, fingerprint: str 
 
 
 def _parse_rule(field: str, spec: Any, where: str) -> FieldRule:
-    if field not in SOURCE_FIELDS:
+    if field not in MAPPABLE_FIELDS:
         raise ConfigurationError(
-            f"{where}: [fields.{field}] is not a canonical field; use one of {', '.join(SOURCE_FIELDS)}"
+            f"{where}: [fields.{field}] is not a canonical field; use one of {', '.join(MAPPABLE_FIELDS)}"
         )
     if not isinstance(spec, dict):
         raise ConfigurationError(f"{where}: fields.{field} must be a table with at least `column = \"...\"`")
     _check_keys(spec, _FIELD_KEYS, where, f"fields.{field}")
     column = spec.get("column")
-    if not isinstance(column, str) or not column.strip():
-        raise ConfigurationError(f"{where}: fields.{field}.column must name the source column")
+    columns = [column] if isinstance(column, str) else column
+    if (not isinstance(columns, list) or not columns
+            or not all(isinstance(c, str) and c.strip() for c in columns)):
+        raise ConfigurationError(
+            f"{where}: fields.{field}.column must name the source column, or list alternatives "
+            "(column = [\"LastDayOfWork\", \"TerminationDate\"]: the first with a value wins)")
     names = spec.get("transforms", ["trim"])
     if not isinstance(names, list) or any(name not in TRANSFORMS for name in names):
         raise ConfigurationError(
@@ -205,14 +236,16 @@ def _parse_rule(field: str, spec: Any, where: str) -> FieldRule:
     if field not in DATE_FIELDS and "date_formats" in spec:
         raise ConfigurationError(f"{where}: fields.{field}.date_formats only applies to start_date/end_date")
     if field in DATE_FIELDS and (
-        not isinstance(formats, list) or not formats or not all(isinstance(f, str) and "%" in f for f in formats)
+        not isinstance(formats, list) or not formats
+        or not all(isinstance(f, str) and ("%" in f or f == ISO_8601) for f in formats)
     ):
         raise ConfigurationError(
-            f"{where}: fields.{field}.date_formats must be a non-empty list of strptime formats like \"%m/%d/%Y\""
+            f"{where}: fields.{field}.date_formats must be a non-empty list of \"{ISO_8601}\" or strptime formats "
+            "like \"%m/%d/%Y\""
         )
     return FieldRule(
         field=field,
-        column=column.strip(),
+        columns=tuple(c.strip() for c in columns),
         steps=tuple(TRANSFORMS[name] for name in names),
         values=MappingProxyType(dict(values)) if values is not None else None,
         default=default,
@@ -240,6 +273,22 @@ def _targets(
             )
         pairs.append((attribute, field))
     return tuple(pairs)
+
+
+def _flag(table: Mapping[str, Any], key: str, where: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{where}: profile.{key} must be true or false")
+    return value
+
+
+def _absent_policy(profile: Mapping[str, Any], where: str) -> str:
+    value = profile.get("absent_workers", "report")
+    if value not in ("report", "switch_off"):
+        raise ConfigurationError(
+            f"{where}: profile.absent_workers = {value!r}; use \"report\" (list people missing from a complete "
+            "file for review) or \"switch_off\" (treat them as leavers, under the mass-change guard)")
+    return value
 
 
 def _table(document: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:

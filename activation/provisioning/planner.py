@@ -24,6 +24,8 @@ REHIRE = "rehire"
 RESYNC = "resync"  # nothing in HR changed, but what we send did (e.g. now activated) or --full
 UNCHANGED = "unchanged"
 SKIPPED = "skipped"
+HELD_BACK = "held_back"  # long-started, no account in Entra ID: not created (past_starters.py)
+ABSENT = "absent"  # known, active, missing from a complete file: reported for review (absent.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class KnownPerson:
     hr_status: str
     fields: Mapping[str, str] = field(default_factory=dict)  # canonical fields as last stored
     has_account: bool = False
+    manager_pending: bool = False  # last sent while their manager had no account in Entra ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,10 @@ class Plan:
     skipped: list[PlannedChange]  # terminated and never provisioned: nothing to send
     mapping: MappingProfile
     upn_domain: str
+    held_back: list[PlannedChange] = field(default_factory=list)  # waiting for the operator's decision
+    held_back_decision: str = ""
+    adoption_note: str = ""  # set when existing accounts could not be looked up (a dry run without settings)
+    absent: list[PlannedChange] = field(default_factory=list)  # complete file: known people missing from it
 
     def to_upload(self) -> Iterator[PlannedChange]:
         yield from self.joiners
@@ -87,7 +94,7 @@ class Plan:
         return {
             JOINER: len(self.joiners), MOVER: len(self.movers), LEAVER: len(self.leavers),
             REHIRE: len(self.rehires), RESYNC: len(self.resyncs), UNCHANGED: len(self.unchanged),
-            SKIPPED: len(self.skipped),
+            SKIPPED: len(self.skipped), HELD_BACK: len(self.held_back), ABSENT: len(self.absent),
         }
 
     def operations(self) -> Iterator[PlannedOperation]:
@@ -117,16 +124,23 @@ def plan(
     upn_domain: str,
     mapping: MappingProfile,
     full: bool = False,
+    held_back: Mapping[str, str] | None = None,
+    held_back_decision: str = "",
 ) -> Plan:
+    """Sort records into buckets; `held_back` (employee id -> note) keeps unknown people out of the upload."""
     context = hash_context(mapping, upn_domain)
+    hold = held_back or {}
     buckets: dict[str, list[PlannedChange]] = {
-        name: [] for name in (JOINER, MOVER, LEAVER, REHIRE, RESYNC, UNCHANGED, SKIPPED)
+        name: [] for name in (JOINER, MOVER, LEAVER, REHIRE, RESYNC, UNCHANGED, SKIPPED, HELD_BACK)
     }
     for record in records:
         person = known.get(record.employee_id)
         leaving = record.is_leaving(today)
         if person is None:
-            if leaving:
+            note = hold.get(record.employee_id)
+            if note is not None and not leaving:
+                buckets[HELD_BACK].append(PlannedChange(record, HELD_BACK, False, "", note=note))
+            elif leaving:
                 buckets[SKIPPED].append(PlannedChange(record, SKIPPED, False, "", note=(
                     "terminated (or past end date) and never provisioned; nothing to send")))
             else:
@@ -142,7 +156,13 @@ def plan(
             action, active = MOVER, person.activated
         digest = payload_hash(record, active, context=context)
         if action == MOVER and digest == person.payload_hash and not full:
-            buckets[UNCHANGED].append(PlannedChange(record, UNCHANGED, active, digest))
+            manager = record.manager_employee_id
+            boss = known.get(manager) if person.manager_pending and manager else None
+            if boss is not None and boss.has_account:  # Entra resolves a manager only when the record is sent
+                buckets[RESYNC].append(PlannedChange(record, RESYNC, active, digest, note=(
+                    f"manager {manager} now has an account in Entra ID; sent again so the manager link resolves")))
+            else:
+                buckets[UNCHANGED].append(PlannedChange(record, UNCHANGED, active, digest))
             continue
         diff = field_diff(person.fields, record)
         if action == MOVER and not diff:
@@ -151,8 +171,20 @@ def plan(
     return Plan(
         joiners=buckets[JOINER], movers=buckets[MOVER], leavers=buckets[LEAVER], rehires=buckets[REHIRE],
         resyncs=buckets[RESYNC], unchanged=buckets[UNCHANGED], skipped=buckets[SKIPPED],
-        mapping=mapping, upn_domain=upn_domain,
+        mapping=mapping, upn_domain=upn_domain, held_back=buckets[HELD_BACK],
+        held_back_decision=held_back_decision if buckets[HELD_BACK] else "",
     )
+
+
+def manager_pending_ids(changes: Iterable[PlannedChange], known: Mapping[str, KnownPerson]) -> set[str]:
+    """People going up whose manager has no account in Entra ID yet: their manager link cannot resolve now."""
+    pending = set()
+    for change in changes:
+        manager = change.record.manager_employee_id
+        boss = known.get(manager) if manager else None
+        if manager and (boss is None or not boss.has_account):
+            pending.add(change.record.employee_id)
+    return pending
 
 
 def field_diff(stored: Mapping[str, str], record: HrRecord) -> tuple[FieldChange, ...]:

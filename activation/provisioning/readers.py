@@ -111,7 +111,8 @@ def _check_columns(path: Path, columns: list[str], mapping: MappingProfile) -> N
         if column in seen:
             raise InputFileError(f"HR file {path}: column {column!r} appears twice in the header; remove one")
         seen.add(column)
-    missing = sorted(mapping.required_columns - seen)
+    missing = sorted(label for label, alternatives in mapping.required_alternatives.items()
+                     if not any(column in seen for column in alternatives))
     if missing:
         raise InputFileError(
             f"HR file {path}: required column(s) {', '.join(missing)} missing for mapping "
@@ -194,6 +195,9 @@ def rows_from_objects(
 def _iter_json_array(path: Path, handle: IO[str], chunk_size: int) -> Iterator[object]:
     decoder = json.JSONDecoder()
     buf = _TextBuffer(handle, chunk_size)
+    if buf.peek() == "{":
+        yield from _wrapped_rows(path, buf)
+        return
     if buf.peek() != "[":
         raise InputFileError(f"HR file {path} is not a JSON array; the file must start with [ and hold objects")
     buf.pos += 1
@@ -229,6 +233,23 @@ def _iter_json_array(path: Path, handle: IO[str], chunk_size: int) -> Iterator[o
             raise InputFileError(f"HR file {path}: JSON array is not closed after index {index - 1}; add ]")
         else:
             raise InputFileError(f"HR file {path}: expected , or ] after index {index - 1}; fix the JSON")
+
+
+def _wrapped_rows(path: Path, buf: _TextBuffer) -> Iterator[object]:
+    """`{"rows": [...]}`: the shape Microsoft's Logic Apps sample (CSV2SCIMBulkUpload) parses a CSV into."""
+    while buf.more():
+        pass
+    try:
+        document = json.loads(buf.text[buf.pos:])
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"HR file {path}: invalid JSON ({exc.msg} at line {exc.lineno}); fix it") from exc
+    rows = document.get("rows") if isinstance(document, dict) else None
+    if not isinstance(rows, list):
+        keys = ", ".join(sorted(document)) if isinstance(document, dict) else ""
+        raise InputFileError(
+            f"HR file {path} is a JSON object without a \"rows\" array (keys: {keys or 'none'}); send an array "
+            "of workers, or {\"rows\": [...]} as Logic Apps writes it")
+    yield from rows
 
 
 def _expect_end(path: Path, buf: _TextBuffer) -> None:

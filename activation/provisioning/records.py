@@ -33,10 +33,19 @@ SOURCE_FIELDS: tuple[str, ...] = (
     "worker_type",
     "hr_status",
 )
+# Added for Microsoft's CSV2SCIM layout (AttributeMapping.psd1); empty unless a profile maps them.
+EXTRA_FIELDS: tuple[str, ...] = (
+    "user_name", "cost_center", "division", "street_address", "locality", "postal_code", "work_phone",
+)
+BASE_SOURCE_FIELDS: tuple[str, ...] = SOURCE_FIELDS
+SOURCE_FIELDS = (*SOURCE_FIELDS, *EXTRA_FIELDS)
+# display_name is derived (preferred or given name + family name) unless a profile maps a column to it.
+MAPPABLE_FIELDS: tuple[str, ...] = (*SOURCE_FIELDS, "display_name")
 REQUIRED_FIELDS: tuple[str, ...] = ("employee_id", "given_name", "family_name", "start_date", "hr_status")
 DATE_FIELDS: frozenset[str] = frozenset({"start_date", "end_date"})
 # Every canonical field, in the order used for hashing and diffs.
-CANONICAL_FIELDS: tuple[str, ...] = (*SOURCE_FIELDS[:4], "display_name", *SOURCE_FIELDS[4:])
+CANONICAL_FIELDS: tuple[str, ...] = (
+    *BASE_SOURCE_FIELDS[:4], "display_name", *BASE_SOURCE_FIELDS[4:], *EXTRA_FIELDS)
 # Values that identify a person; they are masked wherever they are reported.
 PERSONAL_FIELDS: frozenset[str] = frozenset(
     {"given_name", "family_name", "preferred_name", "display_name", "personal_email", "mobile"}
@@ -64,6 +73,13 @@ class HrRecord:
     start_date: date
     end_date: date | None
     hr_status: str
+    user_name: str = ""
+    cost_center: str = ""
+    division: str = ""
+    street_address: str = ""
+    locality: str = ""
+    postal_code: str = ""
+    work_phone: str = ""
     source_ref: str = field(default="", compare=False)
 
     def is_leaving(self, today: date) -> bool:

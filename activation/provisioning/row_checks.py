@@ -15,13 +15,13 @@ from typing import NamedTuple
 
 from activation.provisioning.countries import ISO_3166_ALPHA2
 from activation.provisioning.emails import check_email
-from activation.provisioning.mapping import ISO_DATE_FORMAT, MappingProfile
+from activation.provisioning.mapping import ISO_8601, ISO_DATE_FORMAT, MappingProfile
 from activation.provisioning.readers import SourceRow
 from activation.provisioning.records import (
     ACTIVE,
     HR_STATUSES,
+    MAPPABLE_FIELDS,
     REQUIRED_FIELDS,
-    SOURCE_FIELDS,
     TERMINATED,
     HrRecord,
     display_name_for,
@@ -47,6 +47,14 @@ MAX_LENGTHS: Mapping[str, int] = MappingProxyType({
     "hr_status": 16,
     "start_date": 32,
     "end_date": 32,
+    "display_name": 256,
+    "user_name": 113,
+    "cost_center": 128,
+    "division": 128,
+    "street_address": 256,
+    "locality": 128,
+    "postal_code": 32,
+    "work_phone": 32,
 })
 # C0/C1 controls, DEL, line/paragraph separators, zero-width and bidi controls, BOM.
 UNSAFE_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
@@ -54,7 +62,9 @@ EMPLOYEE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 PHONE = re.compile(r"\+?[0-9]{6,15}")
 _PHONE_SEPARATORS = str.maketrans("", "", " -.()/")
-_LIMITS = tuple((name, MAX_LENGTHS[name]) for name in SOURCE_FIELDS)
+_LIMITS = tuple((name, MAX_LENGTHS[name]) for name in MAPPABLE_FIELDS)
+# A sign-in name from HR: a UPN, or its part before @ (the configured domain is added).
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._'-]{0,63}(?:@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)?")
 
 
 class Problem(NamedTuple):
@@ -75,7 +85,7 @@ class RowChecker:
         self._mapping = mapping
         self._known_ids = known_ids
         self._today = today
-        self._columns = {rule.column: rule.field for rule in mapping.rules}
+        self._columns = {column: rule.field for rule in mapping.rules for column in rule.columns}
         self._column_of = {rule.field: rule.column for rule in mapping.rules}
         self._date_formats = {name: mapping.date_formats(name) for name in ("start_date", "end_date")}
         self._dates: dict[tuple[str, str], date | None] = {}
@@ -160,12 +170,13 @@ class RowChecker:
                 email = verdict.normalised
                 if verdict.note is not None:
                     notes.append(Problem("personal_email", email, verdict.note))
-        mobile = values["mobile"]
-        if mobile:
-            mobile = mobile.translate(_PHONE_SEPARATORS)
-            if not PHONE.fullmatch(mobile):
-                problems.append(Problem("mobile", values["mobile"],
-                                        "is not a phone number (+ and 6-15 digits); correct it"))
+        mobile = self._phone("mobile", values["mobile"], problems)
+        work_phone = self._phone("work_phone", values["work_phone"], problems)
+        user_name = values["user_name"]
+        if user_name and not USER_NAME.fullmatch(user_name):
+            problems.append(Problem("user_name", user_name, (
+                f"is not a sign-in name (letters, digits, . _ ' -, optionally @domain); correct column "
+                f"{self._column('user_name')!r}")))
         if problems or start is None:
             return RowOutcome(None, employee_id, problems, notes)
         if status == ACTIVE and end is not None and end < self._today:
@@ -173,6 +184,7 @@ class RowChecker:
 
         pool = self._pool
         given, family, preferred = values["given_name"], values["family_name"], values["preferred_name"]
+        display = values["display_name"] or display_name_for(given, family, preferred)
         department, job_title = values["department"], values["job_title"]
         company, worker_type = values["company"], values["worker_type"]
         record = new_record((  # HrRecord field order; repeated values share one string object
@@ -180,7 +192,7 @@ class RowChecker:
             given,
             family,
             preferred,
-            display_name_for(given, family, preferred),
+            display,
             email,
             mobile,
             manager,
@@ -195,9 +207,25 @@ class RowChecker:
             start,
             end,
             pool.setdefault(status, status),
+            user_name,
+            pool.setdefault(values["cost_center"], values["cost_center"]),
+            pool.setdefault(values["division"], values["division"]),
+            values["street_address"],
+            pool.setdefault(values["locality"], values["locality"]),
+            values["postal_code"],
+            work_phone,
             row.source_ref,
         ))
         return RowOutcome(record, employee_id, problems, notes)
+
+    def _phone(self, field: str, value: str, problems: list[Problem]) -> str:
+        if not value:
+            return ""
+        number = value.translate(_PHONE_SEPARATORS)
+        if not PHONE.fullmatch(number):
+            problems.append(Problem(field, value, (
+                f"is not a phone number (+ and 6-15 digits); correct column {self._column(field)!r}")))
+        return number
 
     def _column(self, field: str) -> str:
         return self._column_of.get(field, field)
@@ -209,10 +237,15 @@ class RowChecker:
         except KeyError:
             parsed = self._dates[key] = _parse_date(value, self._date_formats[field])
         if parsed is None and value:
-            formats = " or ".join(self._date_formats[field])
-            problems.append(Problem(field, value, (
-                f"is not a real calendar date in the format {formats} (e.g. 2026-02-30 does not exist); "
-                "correct it")))
+            formats = " or ".join(_format_name(f) for f in self._date_formats[field])
+            column = self._column(field)
+            if ISO_8601 not in self._date_formats[field] and _parse_iso_8601(value) is not None:
+                reason = (f"is an ISO 8601 date and time, but {self._mapping.source} reads column {column!r} as "
+                          f"{formats}; add \"{ISO_8601}\" to [fields.{field}] date_formats there")
+            else:
+                reason = (f"is not a real calendar date in the format {formats} (e.g. 2026-02-30 does not "
+                          f"exist); correct column {column!r}")
+            problems.append(Problem(field, value, reason))
         return parsed
 
     def _country(self, field: str, value: str, problems: list[Problem]) -> str:
@@ -231,10 +264,40 @@ class RowChecker:
         return self._zones
 
 
+def _format_name(fmt: str) -> str:
+    return "ISO 8601 (2026-03-09, or 2026-03-09T00:00:00-05:00 with a time and offset)" if fmt == ISO_8601 else fmt
+
+
+def _parse_iso_8601(value: str) -> date | None:
+    """A date, or a date and time with an optional offset or Z: the calendar date as written.
+
+    `2021-05-01T00:00:00-05:00` is 1 May in the sender's offset; converting it to UTC first would
+    move some start dates by a day, so the offset is checked but not applied.
+    """
+    if len(value) < 10 or value[4] != "-" or value[7] != "-":
+        return None
+    if len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    if value[10] not in "Tt ":
+        return None
+    try:
+        return datetime.fromisoformat(value).date()
+    except ValueError:
+        return None
+
+
 def _parse_date(value: str, formats: tuple[str, ...]) -> date | None:
     if not value:
         return None
     for fmt in formats:
+        if fmt == ISO_8601:
+            parsed = _parse_iso_8601(value)
+            if parsed is not None:
+                return parsed
+            continue
         if fmt == ISO_DATE_FORMAT:
             if len(value) == 10 and value[4] == "-" and value[7] == "-":
                 try:

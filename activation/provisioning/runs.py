@@ -96,13 +96,15 @@ def validation_items(run_id: int, validation: ValidationResult) -> Iterable[dict
             "run_id": run_id, "employee_id": _clip(rejection.employee_id, 64),
             "source_ref": _clip(rejection.source_ref, 32),
             "action": ACTION_REJECTED, "upload_status": UPLOAD_NOT_SENT,
-            "details": {"field": rejection.field, "value": rejection.value_masked, "reason": rejection.reason},
+            "details": {"field": rejection.field, "column": rejection.column, "value": rejection.value_masked,
+                        "reason": rejection.reason},
         }
     for warning in validation.warnings:
         yield {
             "run_id": run_id, "employee_id": _clip(warning.employee_id, 64),
             "source_ref": _clip(warning.source_ref, 32),
-            "action": ACTION_WARNING, "details": {"field": warning.field, "reason": warning.reason},
+            "action": ACTION_WARNING, "details": {"field": warning.field, "column": warning.column,
+                                                  "reason": warning.reason},
         }
 
 
@@ -176,10 +178,11 @@ def run_document(session: Session, run: ProvisioningRun) -> dict[str, Any]:
         details = item.details or {}
         where = {"ref": item.source_ref, "employee_id": item.employee_id}
         if item.action == ACTION_REJECTED:
-            rejections.append({**where, "field": details.get("field"), "value": details.get("value"),
-                               "reason": details.get("reason")})
+            rejections.append({**where, "field": details.get("field"), "column": details.get("column"),
+                               "value": details.get("value"), "reason": details.get("reason")})
         elif item.action == ACTION_WARNING:
-            warnings.append({**where, "field": details.get("field"), "reason": details.get("reason")})
+            warnings.append({**where, "field": details.get("field"), "column": details.get("column"),
+                             "reason": details.get("reason")})
         else:
             records.append({
                 **where, "action": item.action, "active": details.get("active"), "batch": item.batch,

@@ -17,7 +17,7 @@ from typing import Any
 
 from activation.errors import ActivationError, ConfigurationError
 from activation.provisioning.mapping import MappingProfile
-from activation.provisioning.records import CANONICAL_FIELDS, HrRecord
+from activation.provisioning.records import BASE_SOURCE_FIELDS, EXTRA_FIELDS, HrRecord
 
 CORE_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -31,9 +31,11 @@ _DOTS = re.compile(r"\.{2,}")
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
-_HASHED_FIELDS = operator.attrgetter(*CANONICAL_FIELDS)
-_START = CANONICAL_FIELDS.index("start_date")
-_END = CANONICAL_FIELDS.index("end_date")
+_BASE_FIELDS = (*BASE_SOURCE_FIELDS[:4], "display_name", *BASE_SOURCE_FIELDS[4:])
+_HASHED_FIELDS = operator.attrgetter(*_BASE_FIELDS)
+_EXTRA = operator.attrgetter(*EXTRA_FIELDS)
+_START = _BASE_FIELDS.index("start_date")
+_END = _BASE_FIELDS.index("end_date")
 
 
 class BulkRequestError(ActivationError):
@@ -51,28 +53,33 @@ def build_operation(
         "displayName": record.display_name,
         "active": active,
     }
+    # Every mapped attribute goes up, an empty one as JSON null: that is how Entra clears a value HR
+    # removed (with "Flow null values" on in the app; docs/operations.md). Omitting it keeps the old one.
+    addresses: dict[str, dict[str, Any]] = {}
+    phones: dict[str, str | None] = {}
     for attribute, field in mapping.scim_core:
-        value = _scim_value(getattr(record, field))
-        if not value:
-            continue
-        if attribute == "addresses.work.country":
-            data["addresses"] = [{"type": "work", "country": value}]
-        elif attribute == "phoneNumbers.mobile":
-            data["phoneNumbers"] = [{"type": "mobile", "value": value}]
+        value = _scim_value(getattr(record, field)) or None
+        head, _, rest = attribute.partition(".")
+        if head == "addresses":
+            kind, _, part = rest.partition(".")
+            addresses.setdefault(kind, {"type": kind})[part] = value
+        elif head == "phoneNumbers":
+            phones[rest] = value
         else:
             data[attribute] = value
+    if addresses:
+        data["addresses"] = list(addresses.values())
+    if phones:
+        data["phoneNumbers"] = [{"type": kind, "value": value} for kind, value in phones.items()]
     enterprise: dict[str, Any] = {}
     for attribute, field in mapping.scim_enterprise:
-        value = _scim_value(getattr(record, field))
-        if value:
-            enterprise[attribute] = {"value": value} if attribute == "manager" else value
+        value = _scim_value(getattr(record, field)) or None
+        enterprise[attribute] = {"value": value} if attribute == "manager" else value
     if enterprise:
         data[ENTERPRISE_USER_SCHEMA] = enterprise
     custom: dict[str, Any] = {}
     for attribute, field in mapping.scim_custom:
-        value = _scim_value(getattr(record, field))
-        if value:
-            custom[attribute] = value
+        custom[attribute] = _scim_value(getattr(record, field)) or None
     if custom:
         data["schemas"].append(mapping.custom_extension)
         data[mapping.custom_extension] = custom
@@ -98,6 +105,9 @@ def payload_hash(record: HrRecord, active: bool, *, context: str = "") -> str:
     values[_START] = values[_START].isoformat()
     end = values[_END]
     values[_END] = end.isoformat() if end is not None else ""
+    extra = _EXTRA(record)
+    if any(extra):  # fields added later join the hash only when used: existing hashes stay valid
+        values.extend(f"{name}={value}" for name, value in zip(EXTRA_FIELDS, extra, strict=True))
     text = "\x1f".join((HASH_VERSION, context, "1" if active else "0", *values))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -107,10 +117,13 @@ def hash_context(mapping: MappingProfile, upn_domain: str) -> str:
 
 
 def user_name(record: HrRecord, upn_domain: str) -> str:
-    """`given.family@domain`, ASCII-folded and lower-case, only [a-z0-9.-] before the @."""
+    """HR's sign-in name when the profile maps one (the domain added when it has none), else
+    `given.family@domain`, ASCII-folded and lower-case, only [a-z0-9.-] before the @."""
     domain = upn_domain.strip().lower()
     if not _DOMAIN.fullmatch(domain):
         raise ConfigurationError(f"UPN domain {upn_domain!r} is not a DNS domain like contoso.com; fix it")
+    if record.user_name:
+        return record.user_name if "@" in record.user_name else f"{record.user_name}@{domain}"
     given, family = ascii_fold(record.given_name), ascii_fold(record.family_name)
     local = f"{given}.{family}" if given and family else ascii_fold(record.employee_id)
     local = _DOTS.sub(".", local).strip(".-")[:64].rstrip(".-")

@@ -31,13 +31,14 @@ def load_known(session: Session) -> dict[str, KnownPerson]:
     """Everyone we have stored, keyed by employee id, in the planner's terms."""
     field_columns = [getattr(Person, name) for name in CANONICAL_FIELDS]
     query = (
-        select(Person.last_payload_hash, Person.entra_object_id, Activation.state, *field_columns)
+        select(Person.last_payload_hash, Person.entra_object_id, Person.manager_pending, Activation.state,
+               *field_columns)
         .outerjoin(Activation, Activation.person_id == Person.id)
         .execution_options(yield_per=2_000)
     )
     known: dict[str, KnownPerson] = {}
     for row in session.execute(query):
-        payload_hash, object_id, state, *values = row
+        payload_hash, object_id, manager_pending, state, *values = row
         fields = {name: _as_text(value) for name, value in zip(CANONICAL_FIELDS, values, strict=True)}
         employee_id = fields["employee_id"]
         known[employee_id] = KnownPerson(
@@ -47,6 +48,7 @@ def load_known(session: Session) -> dict[str, KnownPerson]:
             hr_status=fields["hr_status"],
             fields=fields,
             has_account=bool(object_id),
+            manager_pending=bool(manager_pending),
         )
     return known
 

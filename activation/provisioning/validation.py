@@ -7,6 +7,7 @@ ids, shared emails, manager cycles, unknown managers) run at the end over compac
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,9 +27,14 @@ if TYPE_CHECKING:
 class Rejection:
     source_ref: str
     employee_id: str
-    field: str
+    field: str  # canonical field
     value_masked: str
     reason: str
+    column: str = ""  # the file's column for that field, as the operator knows it
+
+    @property
+    def where_in_file(self) -> str:
+        return self.column or self.field
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,11 @@ class ValidationWarning:
     employee_id: str
     field: str
     reason: str
+    column: str = ""
+
+    @property
+    def where_in_file(self) -> str:
+        return self.column or self.field
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +69,13 @@ def validate(
 ) -> ValidationResult:
     known = known_people if known_people is not None else {}
     checker = RowChecker(mapping, known_ids=known, today=today)
+    columns = {rule.field: rule.column for rule in mapping.rules}
     rejections: list[Rejection] = []
     warnings: list[ValidationWarning] = []
     by_id: dict[str, HrRecord] = {}
     refs_by_id: dict[str, list[str]] = {}  # only for ids seen more than once
     conflicting: set[str] = set()
-    rejected_ref_by_id: dict[str, str] = {}
+    rejected_refs_by_id: dict[str, list[str]] = {}
     rows_read = duplicates = 0
 
     for row in rows:
@@ -75,7 +87,7 @@ def validate(
         if record is None:
             rejections.extend(_reject(row.source_ref, outcome.employee_id, p) for p in outcome.problems)
             if outcome.employee_id:
-                rejected_ref_by_id.setdefault(outcome.employee_id, row.source_ref)
+                rejected_refs_by_id.setdefault(outcome.employee_id, []).append(row.source_ref)
             continue
         first = by_id.get(record.employee_id)
         if first is None:
@@ -89,16 +101,17 @@ def validate(
 
     for employee_id in conflicting:
         refs = refs_by_id[employee_id]
-        reason = (f"employee_id {employee_id} appears on {_join(refs)} with different values; keep one row "
+        every = _sorted_refs([*refs, *rejected_refs_by_id.get(employee_id, [])])
+        reason = (f"employee_id {employee_id} appears on {_join(every)} with different values; keep one row "
                   "per person (no row is guessed to win)")
         rejections.extend(Rejection(ref, employee_id, "employee_id", employee_id, reason) for ref in refs)
         del by_id[employee_id]
-    for employee_id, bad_ref in rejected_ref_by_id.items():
+    for employee_id, bad_refs in rejected_refs_by_id.items():
         record = by_id.pop(employee_id, None)
         if record is not None:
             refs = refs_by_id.get(employee_id, [record.source_ref])
-            reason = (f"employee_id {employee_id} also appears on {bad_ref}, which was rejected; fix that row "
-                      "or remove the duplicate")
+            reason = (f"employee_id {employee_id} also appears on {_join(_sorted_refs(bad_refs))}, which "
+                      f"{'was' if len(bad_refs) == 1 else 'were'} rejected; fix that row or remove the duplicate")
             rejections.extend(Rejection(ref, employee_id, "employee_id", employee_id, reason) for ref in refs)
 
     _reject_shared_emails(by_id, known, rejections)
@@ -108,21 +121,37 @@ def validate(
         manager = record.manager_employee_id
         if manager and manager not in by_id and manager not in known:
             warnings.append(ValidationWarning(record.source_ref, record.employee_id, "manager_employee_id", (
-                f"manager {manager} is neither valid in this file nor known yet; the manager link will "
-                "resolve once that person is provisioned")))
+                f"manager {manager} is not a valid row of this file and has not been provisioned: this person "
+                f"goes up without a manager link, and is sent again automatically once {manager} has an "
+                "account in Entra ID")))
+    rejected_rows = frozenset(r.source_ref for r in rejections)
+    # A rejected row's warnings ("the account will be created ...") are not true: only the rejection counts.
+    warnings = [w for w in warnings if w.source_ref not in rejected_rows]
+    rejections = [dataclasses.replace(r, column=columns.get(r.field, "")) for r in rejections]
+    warnings = [dataclasses.replace(w, column=columns.get(w.field, "")) for w in warnings]
     return ValidationResult(
         records=records,
-        rejections=rejections,
-        warnings=warnings,
+        rejections=sorted(rejections, key=lambda r: _ref_key(r.source_ref)),
+        warnings=sorted(warnings, key=lambda w: _ref_key(w.source_ref)),
         rows_read=rows_read,
         duplicates_collapsed=duplicates,
-        rejected_rows=frozenset(r.source_ref for r in rejections),
+        rejected_rows=rejected_rows,
     )
 
 
 def _reject(source_ref: str, employee_id: str, problem: Problem) -> Rejection:
     return Rejection(source_ref, employee_id, problem.field, mask_value(problem.field, problem.value),
                      problem.reason)
+
+
+def _ref_key(ref: str) -> tuple[str, int, str]:
+    """'line 9' before 'line 10': sort by the kind of position, then its number."""
+    kind, _, number = ref.rpartition(" ")
+    return (kind, int(number), "") if number.isdigit() else (ref, 0, ref)
+
+
+def _sorted_refs(refs: list[str]) -> list[str]:
+    return sorted(dict.fromkeys(refs), key=_ref_key)
 
 
 def _join(refs: list[str]) -> str:

@@ -128,7 +128,7 @@ def test_processing_creates_updates_and_disables(graph, info):
     manager = graph.request("GET", f"/v1.0/users/{j1['id']}/manager").json()
     assert manager["employeeId"] == "M1001"
     control_j4 = graph.control("GET", "/users/J4").json()
-    assert control_j4["customAttributes"] == {CUSTOM: {"personalEmail": "jo@home.example"}}
+    assert "jo@home.example" not in json.dumps(control_j4)  # the app's schema does not map the extension
 
     logs = graph.request("GET", f"/v1.0/auditLogs/provisioning?$filter=jobid eq '{info.provisioning_job_id}'")
     entries = {e["sourceIdentity"]["id"]: e for e in logs.json()["value"]}
@@ -229,3 +229,67 @@ def test_rate_limit_returns_429_with_retry_after(start_server):
     assert throttled.status_code == 429
     assert 1 <= int(throttled.headers["Retry-After"]) <= 30
     assert throttled.json()["error"]["code"] == "TooManyRequests"
+
+
+def _schema_sources(graph, info) -> set[str]:
+    path = (f"/v1.0/servicePrincipals/{info.provisioning_sp_id}/synchronization/jobs/"
+            f"{info.provisioning_job_id}/schema")
+    response = graph.request("GET", path)
+    assert response.status_code == 200
+    rules = response.json()["synchronizationRules"]
+    return {m["source"]["name"] for rule in rules for o in rule["objectMappings"] for m in o["attributeMappings"]}
+
+
+def _entry(graph, info, external_id: str) -> dict:
+    logs = graph.request("GET", f"/v1.0/auditLogs/provisioning?$filter=sourceIdentity/id eq '{external_id}'")
+    return logs.json()["value"][0]  # newest first
+
+
+def test_unmapped_attributes_are_dropped_and_the_log_says_so(graph, info):
+    assert f"{ENTERPRISE}:department" in _schema_sources(graph, info)
+    assert not any(source.startswith(CUSTOM) for source in _schema_sources(graph, info))
+    graph.bulk_upload(bulk_body(scim_user("D1", "d1@contoso.example", schemas=[CORE, ENTERPRISE, CUSTOM],
+                                          **{CUSTOM: {"hireDate": "2030-01-01", "personalEmail": "d@home.example"}})))
+    _process(graph)
+    steps = {s["name"]: s for s in _entry(graph, info, "D1")["provisioningSteps"]}
+    dropped = steps["EntryImportAttributesNotMapped"]
+    assert dropped["status"] == "warning"
+    assert f"{CUSTOM}:hireDate" in dropped["description"] and f"{CUSTOM}:personalEmail" in dropped["description"]
+    assert "department" not in dropped["description"]
+
+
+def test_a_mapping_added_to_the_schema_provisions_the_attribute(graph, info):
+    mappings = [{"source": f"{CUSTOM}:hireDate", "target": "employeeHireDate"}]
+    assert graph.control("PUT", "/provisioning-schema", json={"mappings": mappings}).status_code == 200
+    assert f"{CUSTOM}:hireDate" in _schema_sources(graph, info)
+    graph.bulk_upload(bulk_body(scim_user("D2", "d2@contoso.example", schemas=[CORE, ENTERPRISE, CUSTOM],
+                                          **{CUSTOM: {"hireDate": "2030-01-01", "personalEmail": "d@home.example"}})))
+    _process(graph)
+    assert graph.control("GET", "/users/D2").json()["employeeHireDate"] == "2030-01-01"
+    dropped = {s["name"]: s for s in _entry(graph, info, "D2")["provisioningSteps"]}["EntryImportAttributesNotMapped"]
+    assert f"{CUSTOM}:personalEmail" in dropped["description"] and "hireDate" not in dropped["description"]
+    bad = graph.control("PUT", "/provisioning-schema", json={"mappings": [{"source": "no such!"}]})
+    assert bad.status_code == 400
+
+
+def test_an_explicit_null_or_empty_value_clears_the_attribute(graph, info):
+    graph.bulk_upload(bulk_body(scim_user("C1", "c1@contoso.example", manager="M1001", title="Engineer")))
+    _process(graph)
+    before = graph.user_by_employee_id("C1")
+    assert before["department"] == "Engineering" and before["jobTitle"] == "Engineer"
+    cleared = scim_user("C1", "c1@contoso.example", title="")
+    cleared["data"][ENTERPRISE] = {"department": None, "manager": {"value": None}}
+    graph.bulk_upload(bulk_body(cleared))
+    _process(graph)
+    after = graph.user_by_employee_id("C1")
+    assert after["department"] is None and after["jobTitle"] is None
+    assert graph.request("GET", f"/v1.0/users/{after['id']}/manager").status_code == 404
+    entry = _entry(graph, info, "C1")
+    assert entry["provisioningAction"] == "update"
+    changed = {p["displayName"]: p for p in entry["modifiedProperties"]}
+    assert changed["department"] == {"displayName": "department", "oldValue": "Engineering", "newValue": None}
+    assert changed["manager"]["newValue"] is None
+    omitted = scim_user("C1", "c1@contoso.example")  # department sent again, title simply left out
+    graph.bulk_upload(bulk_body(omitted))
+    _process(graph)
+    assert graph.user_by_employee_id("C1")["department"] == "Engineering"

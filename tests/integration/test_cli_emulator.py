@@ -37,3 +37,21 @@ def test_emulator_command_prints_wiring_writes_config_and_stops(tmp_path: Path) 
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
+
+
+def test_the_emulator_leaves_a_running_demos_wiring_alone(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    (instance / "demo").mkdir(parents=True)
+    (instance / "demo" / ".demo.pid").write_text(str(os.getpid()), encoding="utf-8")  # a live process
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "demo.toml").write_text("# the demo's wiring\n", encoding="utf-8")
+    env = dict(os.environ, ACTIVATION_ENV="test", ACTIVATION_INSTANCE_DIR=str(instance),
+               ACTIVATION_CONFIG_DIR=str(config_dir))
+    refused = subprocess.run(
+        [sys.executable, "-m", "activation.cli", "emulator", "--state-dir", str(tmp_path / "state"),
+         "--write-config", str(config_dir / "demo.toml")],
+        capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert refused.returncode == 2
+    assert "A demo is running" in refused.stderr + refused.stdout
+    assert (config_dir / "demo.toml").read_text(encoding="utf-8") == "# the demo's wiring\n"

@@ -86,3 +86,53 @@ def test_a_tap_lifetime_outside_the_tenant_policy_is_named(make_settings, emulat
     assert not ok and "policy.tap_lifetime_minutes 120 is outside the tenant's TAP range 60-90" in detail
     assert outcome(runtime_for(make_settings, emulator))["tap policy"] == (
         True, "TAP enabled for all users, lifetime 120 min within 60-480")
+
+
+DAYONE = "urn:ietf:params:scim:schemas:extension:dayone:1.0:User"
+DAYONE_MAPPINGS = [
+    {"source": f"{DAYONE}:{name}", "target": target}
+    for name, target in (("hireDate", "employeeHireDate"), ("leaveDate", "employeeLeaveDateTime"),
+                         ("personalEmail", "extension_dayone_personalEmail"), ("mobile", "extension_dayone_mobile"),
+                         ("timeZone", "extension_dayone_timeZone"), ("usageLocation", "usageLocation"),
+                         ("workerType", "extension_dayone_workerType"))
+] + [{"source": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+      "target": "extension_dayone_employeeNumber"}]
+
+
+def _set_schema(emulator: Emulator, mappings: list[dict]) -> None:
+    emulator.control.put(f"{emulator.base}/_emulator/provisioning-schema", json={"mappings": mappings},
+                         timeout=10).raise_for_status()
+
+
+def test_attributes_the_provisioning_app_does_not_map_are_named(make_settings, emulator: Emulator) -> None:
+    info = emulator.info
+    app = {"provisioning_sp_id": info.provisioning_sp_id, "provisioning_job_id": info.provisioning_job_id}
+    _set_schema(emulator, [])
+    try:
+        ok, detail = outcome(runtime_for(make_settings, emulator, **app))["provisioning schema"]
+        assert not ok
+        for name in ("hireDate", "leaveDate", "personalEmail", "timeZone", "usageLocation"):
+            assert f"{DAYONE}:{name}" in detail
+        assert "enterprise:2.0:User:department" not in detail and "Edit API user attributes" in detail
+        _set_schema(emulator, DAYONE_MAPPINGS)
+        ok, detail = outcome(runtime_for(make_settings, emulator, **app))["provisioning schema"]
+        assert ok, detail
+        assert "are mapped by the app" in detail
+    finally:
+        _set_schema(emulator, [])
+
+
+def test_without_permission_to_read_the_schema_the_check_says_which_to_grant(make_settings, emulator) -> None:  # type: ignore[no-untyped-def]
+    info = emulator.info
+    granted = emulator.control.get(f"{emulator.base}/_emulator/permissions", timeout=10).json()["value"]
+    emulator.control.put(f"{emulator.base}/_emulator/permissions",
+                         json={"value": [p for p in granted if p != "Synchronization.Read.All"]},
+                         timeout=10).raise_for_status()
+    try:
+        results = outcome(runtime_for(make_settings, emulator, provisioning_sp_id=info.provisioning_sp_id,
+                                      provisioning_job_id=info.provisioning_job_id))
+    finally:
+        emulator.control.put(f"{emulator.base}/_emulator/permissions", json={"value": granted},
+                             timeout=10).raise_for_status()
+    ok, detail = results["provisioning schema"]
+    assert not ok and "Synchronization.Read.All" in detail

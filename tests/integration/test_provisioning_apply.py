@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -371,3 +372,158 @@ def test_a_second_applying_run_is_refused_while_one_is_running(world: World) -> 
     assert world.run(*DAY_ONE_FILE, dry_run=True).status == runs.STATUS_PLANNED  # a dry run may still look
     world.clock.advance(3 * 3600)  # a run "running" for hours has crashed: it no longer blocks
     assert world.run(*DAY_ONE_FILE).ok
+
+
+def test_long_started_people_without_an_account_are_held_back_as_one_group(world: World, tmp_path: Path) -> None:
+    """Microsoft's 1000-row sample: every joiner's hire date is years past. No dead disabled accounts."""
+    world.graph.add_user("V1", "v1@contoso.example", "Val Veteran", account_enabled=True)
+    report = tmp_path / "report.json"
+    result = world.run(hr_line("V1", start="2019-04-01"), hr_line("H1", start="2013-01-01"),
+                       hr_line("H2", start="2017-03-09T00:00:00-05:00"), hr_line("N1", start="2026-03-09"),
+                       report_path=report)
+
+    assert world.graph.sent() == {"V1": True, "N1": False}  # H1, H2: nothing created
+    assert result.counts["held_back"] == 2 and result.counts["plan"]["held_back"] == 2
+    assert not result.ok  # the operator has a decision to make
+    decision = result.counts["held_back_decision"]
+    assert "2 people started more than 14 day(s) ago" in decision and "--past-starters provision" in decision
+    assert "held back" in result.message
+    assert world.session.scalars(select(Person).where(Person.employee_id.in_(["H1", "H2"]))).all() == []
+    document = json.loads(report.read_text(encoding="utf-8"))
+    held = {r["employee_id"]: r for r in document["records"] if r["action"] == "held_back"}
+    assert set(held) == {"H1", "H2"} and held["H1"]["upload_status"] == runs.UPLOAD_NOT_SENT
+    assert "no account with this employeeId" in held["H1"]["note"]
+
+
+def test_the_operator_can_provision_long_started_people_anyway(build_world) -> None:  # type: ignore[no-untyped-def]
+    world = build_world()
+    result = world.run(hr_line("H1", start="2013-01-01"), past_start_policy="provision")
+    assert result.ok and world.graph.sent() == {"H1": False}
+    configured = build_world()
+    configured.deps = make_deps(configured.deps.settings.replace(provisioning={"past_start_policy": "provision"}),
+                                configured.graph, configured.clock)
+    assert configured.run(hr_line("H2", start="2013-01-01"), name="h2.csv").counts["held_back"] == 0
+
+
+def test_an_unknown_past_start_policy_is_a_configuration_error(world: World) -> None:
+    from activation.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="past_start_policy = 'maybe'"):
+        world.run(hr_line("H1", start="2013-01-01"), past_start_policy="maybe")
+
+
+def test_a_dry_run_without_microsoft_settings_says_the_adoption_lookup_was_skipped(
+        make_settings, database_url, db_engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from activation.errors import ConfigurationError
+
+    def no_graph():  # type: ignore[no-untyped-def]
+        raise ConfigurationError("Graph needs ACTIVATION_TENANT_ID and ACTIVATION_CLIENT_ID.")
+
+    settings = make_settings(database={"url": database_url})
+    deps = make_deps(settings, RecordingGraph(), FakeClock(DAY_ONE))
+    deps = Deps(settings=deps.settings, clock=deps.clock, mailer=deps.mailer, renderer=deps.renderer,
+                graph_provider=no_graph)
+    path = write_hr(tmp_path / "hr.csv", hr_line("V1", start="2019-04-01"), hr_line("N1"))
+    with make_session_factory(db_engine)() as session:
+        result = provision_file(session, deps, path, mapping=resolve_mapping(settings), dry_run=True)
+    assert result.counts["adopted"] == 0
+    note = result.counts["adoption_lookup"]
+    assert note.startswith("skipped for 1 person who started long ago") and "ACTIVATION_TENANT_ID" in note
+    assert "adoption look-up skipped" in result.message
+    assert result.counts["plan"]["held_back"] == 1 and result.counts["plan"]["joiner"] == 1
+
+
+def test_a_report_whose_manager_arrives_later_is_sent_again_once_the_manager_exists(world: World) -> None:
+    """Microsoft's samples: 1727's manager 1222 is missing at first; a later file adds 1222."""
+    first = world.run(hr_line("1727", manager="1222"))
+    warning = next(w for w in first.warnings if w.employee_id == "1727")
+    assert "sent again automatically once 1222 has an account" in warning.reason
+    world.settle()
+    assert world.person("1727").manager_pending is True
+
+    world.next_day()
+    later = world.run(hr_line("1222"), hr_line("1727", manager="1222"), name="later.csv")  # adds the manager
+    assert later.counts["plan"]["joiner"] == 1 and set(world.graph.sent()) == {"1222"}
+    world.settle()  # 1222 now has an account
+
+    world.next_day()
+    again = world.run(hr_line("1222"), hr_line("1727", manager="1222"), name="again.csv")
+    assert set(world.graph.sent()) == {"1727"} and again.counts["plan"]["resync"] == 1
+    sent = world.graph.operations()[0]["data"]["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]
+    assert sent["manager"] == {"value": "1222"}
+    assert world.person("1727").manager_pending is False
+    item = world.session.scalars(select(ProvisioningItem).where(
+        ProvisioningItem.run_id == again.run_id, ProvisioningItem.employee_id == "1727")).one()
+    assert "manager 1222 now has an account" in item.details["note"]
+
+    world.next_day()
+    world.run(hr_line("1222"), hr_line("1727", manager="1222"), name="settled.csv")
+    assert world.graph.sent() == {}  # nothing left to repair
+
+
+@dataclass
+class OneUploadPerPoll(RecordingGraph):
+    """Microsoft works through one bulk request between two reads of the logs."""
+
+    def provisioning_logs(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self._staged:
+            staged, self._staged = self._staged, self._staged[1:]
+            self._staged = staged[:1]
+            self.process_uploads()
+            self._staged = staged[1:]
+        return super().provisioning_logs(*args, **kwargs)
+
+
+def test_wait_reports_every_uploaded_record_not_only_the_last_poll(world: World) -> None:
+    graph = OneUploadPerPoll(clock=world.clock)
+    world.deps.graph_provider = lambda: graph
+    result = world.run(*(hr_line(f"W{n}", email=f"w{n}@home.example") for n in range(120)), wait=True,
+                       wait_seconds=600)
+    reconciliation = result.reconciliation
+    assert reconciliation is not None and reconciliation.pending == 0
+    assert (reconciliation.checked, reconciliation.succeeded) == (120, 120)
+
+
+def test_a_dry_run_does_not_count_skipped_rows_as_planned_uploads(world: World) -> None:
+    result = world.run(hr_line("E1"), hr_line("E2", status="terminated", start="2025-01-06", end="2025-06-30"),
+                       dry_run=True)
+    assert result.counts["plan"]["skipped"] == 1
+    assert result.counts["uploads"] == {"planned": 1, "not_sent": 1}
+
+
+@dataclass
+class MeetingGraph(RecordingGraph):
+    """Each bulk request waits (bounded) until another one is in flight: passes only with concurrent uploads."""
+
+    meeting: threading.Barrier = field(default_factory=lambda: threading.Barrier(2, timeout=10))
+    met: int = 0
+
+    def bulk_upload(self, payload):  # type: ignore[no-untyped-def]
+        if self.payloads:  # the first request goes alone (token, pacer); the others overlap
+            self.meeting.wait()
+            self.met += 1
+        return super().bulk_upload(payload)
+
+
+def test_uploads_overlap_behind_the_shared_pacer(build_world) -> None:  # type: ignore[no-untyped-def]
+    world = build_world()
+    graph = MeetingGraph(clock=world.clock)
+    world.deps.graph_provider = lambda: graph
+    result = world.run(*(hr_line(f"C{n}", email=f"c{n}@home.example") for n in range(250)))  # 5 batches
+    assert result.ok and graph.met == 4
+    assert sorted(len(p["Operations"]) for p in graph.payloads) == [50] * 5
+    items = world.session.scalars(select(ProvisioningItem.batch).where(ProvisioningItem.run_id == result.run_id))
+    assert sorted(set(items)) == [1, 2, 3, 4, 5]
+
+
+def test_a_bad_upload_concurrency_fails_before_anything_is_sent(make_settings, database_url, db_engine,
+                                                                tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from activation.errors import ConfigurationError
+
+    settings = make_settings(database={"url": database_url}, provisioning={"upload_concurrency": 0})
+    graph = RecordingGraph()
+    deps = make_deps(settings, graph, FakeClock(DAY_ONE))
+    with make_session_factory(db_engine)() as session, pytest.raises(ConfigurationError, match="upload_concurrency"):
+        provision_file(session, deps, write_hr(tmp_path / "hr.csv", hr_line("E1")),
+                       mapping=resolve_mapping(settings))
+    assert graph.payloads == []

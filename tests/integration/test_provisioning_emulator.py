@@ -15,13 +15,13 @@ from graph_fixtures import Emulator, running_emulator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from activation.clock import SystemClock
+from activation.clock import Clock, FakeClock
 from activation.db import make_session_factory
 from activation.models import ActivationState, Person
 from activation.provisioning import runs
 from activation.provisioning.apply import provision_file, resolve_mapping
 from activation.provisioning.reconcile import reconcile
-from tests.provisioning_support import REPO_ROOT, hr_line, make_deps, write_hr
+from tests.provisioning_support import DAY_ONE, REPO_ROOT, hr_line, make_deps, write_hr
 
 
 @pytest.fixture
@@ -36,14 +36,16 @@ def session(db_engine) -> Iterator[Session]:  # type: ignore[no-untyped-def]
     session.close()
 
 
-def _deps(make_settings, database_url: str, emulator: Emulator, **policy):  # type: ignore[no-untyped-def]
+def _deps(make_settings, database_url: str, emulator: Emulator, clock: Clock | None = None,  # type: ignore[no-untyped-def]
+          **policy):
     info = emulator.info
     settings = make_settings(database={"url": database_url}, policy=policy, microsoft={
         "tenant_id": info.tenant_id, "client_id": info.client_id, "authority_host": info.base_url,
         "graph_url": info.base_url, "ca_bundle": info.ca_path, "provisioning_sp_id": info.provisioning_sp_id,
         "provisioning_job_id": info.provisioning_job_id,
     })
-    return make_deps(settings, emulator.client(), SystemClock())
+    # The template's and hr_line's start dates are fixed: run on a day before them (joiners not started yet).
+    return make_deps(settings, emulator.client(), clock or FakeClock(DAY_ONE))
 
 
 def _emulator_users(emulator: Emulator) -> dict[str, dict]:
@@ -102,3 +104,27 @@ def test_a_leaver_is_disabled_and_their_sessions_revoked(
     paths = [(r["method"], r["path"]) for r in emulator.requests_log()]
     assert any(method == "POST" and path.endswith("/revokeSignInSessions") for method, path in paths)
     assert _emulator_users(emulator)["E2"]["accountEnabled"] is False
+
+
+def test_a_department_cleared_in_hr_is_cleared_in_entra(
+        make_settings, database_url, emulator: Emulator, session: Session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    deps = _deps(make_settings, database_url, emulator)
+    mapping = resolve_mapping(deps.settings)
+    first = provision_file(session, deps, write_hr(tmp_path / "day1.csv", hr_line("E1", department="Sales"),
+                                                   hr_line("E2", manager="E1")), mapping=mapping)
+    emulator.post("process")
+    reconcile(session, deps, run_id=first.run_id)
+    before = _emulator_users(emulator)
+    assert before["E1"]["department"] == "Sales" and before["E2"]["managerId"] == before["E1"]["id"]
+
+    # The mover's department was removed in HR, and E2 lost their manager.
+    second = provision_file(session, deps, write_hr(tmp_path / "day2.csv", hr_line("E1", department=""),
+                                                    hr_line("E2")), mapping=mapping)
+    assert second.counts["plan"]["mover"] == 2
+    emulator.post("process")
+    outcome = reconcile(session, deps, run_id=second.run_id)
+
+    assert outcome.failed == 0
+    users = _emulator_users(emulator)
+    assert users["E1"]["department"] is None
+    assert users["E2"]["managerId"] is None

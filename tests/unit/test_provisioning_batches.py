@@ -92,3 +92,32 @@ def test_pacer_margin_adds_slack() -> None:
 def test_pacer_rejects_a_nonsense_ceiling(calls: int, period: float) -> None:
     with pytest.raises(ConfigurationError, match="rate ceiling"):
         RatePacer(calls, period, FakeClock())
+
+
+def test_calls_stamped_when_they_end_keep_a_period_between_calls_whatever_the_latency() -> None:
+    clock = FakeClock()
+    pacer = RatePacer(2, 1.0, clock)
+    first = pacer.acquire()
+    clock.advance(0.5)  # latency: the server may have seen it as late as now
+    pacer.release(first)
+    second = pacer.acquire()
+    clock.advance(0.5)
+    pacer.release(second)
+    start = clock.monotonic()
+    pacer.acquire()  # the window is full until the first call's end + 1 s
+    assert clock.monotonic() - start == pytest.approx(0.5)
+
+
+def test_a_call_in_flight_holds_its_place_until_released() -> None:
+    import threading
+
+    clock = FakeClock()
+    pacer = RatePacer(1, 1.0, clock)
+    slot = pacer.acquire()
+    got: list[float] = []
+    waiter = threading.Thread(target=lambda: (pacer.acquire(), got.append(clock.monotonic())))
+    waiter.start()  # blocks: the only place is held by a call in flight (unblocked it would record 0.0)
+    clock.advance(0.3)
+    pacer.release(slot)
+    waiter.join(timeout=5)
+    assert got == [pytest.approx(1.3)]  # one period after the first call ended

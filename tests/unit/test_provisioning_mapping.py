@@ -17,7 +17,7 @@ from activation.provisioning.mapping import (
 )
 from activation.provisioning.planner import plan
 from activation.provisioning.readers import read_rows
-from activation.provisioning.records import SOURCE_FIELDS
+from activation.provisioning.records import MAPPABLE_FIELDS
 from activation.provisioning.validation import validate
 
 TODAY = date(2026, 1, 5)
@@ -134,7 +134,7 @@ def test_transforms_value_maps_and_defaults(tmp_path: Path) -> None:
     canonical = mapping.to_canonical({"id": " 7 ", "first": "a", "last": "b", "start": "x", "state": " YES ",
                                       "kind": ""})
     assert canonical == {
-        **dict.fromkeys(SOURCE_FIELDS, ""),
+        **dict.fromkeys(MAPPABLE_FIELDS, ""),
         "employee_id": "7", "given_name": "a", "family_name": "b", "start_date": "x", "hr_status": "active",
         "worker_type": "Employee",
     }

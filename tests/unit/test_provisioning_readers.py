@@ -142,7 +142,8 @@ def test_json_items_that_are_not_objects_or_hold_nested_values_are_defects(tmp_p
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"employee_id": "E1"}', "not a JSON array"),
+        ('{"employee_id": "E1"}', "without a \"rows\" array"),
+        ('{"rows": [{"employee_id": "E1"}', "invalid JSON"),
         ("", "not a JSON array"),
         ('[{"employee_id": "E1"', "index 0: invalid JSON"),
         ('[{"employee_id": "E1"} {"employee_id": "E2"}]', "expected , or ]"),

@@ -51,6 +51,12 @@ MINIMAL = HrRecord(
     end_date=None, hr_status="active",
 )
 
+# Everything Microsoft's CSV2SCIM layout carries (AttributeMapping.psd1).
+CSV2SCIM_FULL = replace(
+    FULL, display_name="José García-Núñez", cost_center="CC3035", division="Electronics",
+    street_address="303 Mansion Ct", locality="Chicago", postal_code="85434", work_phone="2599151098",
+)
+
 
 def assert_golden(name: str, actual: dict[str, Any]) -> None:
     path = GOLDEN / f"{name}.json"
@@ -66,7 +72,8 @@ def assert_golden(name: str, actual: dict[str, Any]) -> None:
         ("activated_mover", FULL, True, None),
         ("leaver", LEAVER, False, None),
         ("minimal", MINIMAL, False, None),
-        ("csv2scim_joiner", FULL, False, CSV2SCIM_MAPPING_PATH),
+        ("csv2scim_joiner", CSV2SCIM_FULL, False, CSV2SCIM_MAPPING_PATH),
+        ("csv2scim_user_name", replace(CSV2SCIM_FULL, user_name="EMP1222"), False, CSV2SCIM_MAPPING_PATH),
     ],
 )
 def test_operation_matches_golden(name: str, record: HrRecord, active: bool, mapping_path: Path | None) -> None:

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from activation.provisioning.mapping import DEFAULT_MAPPING_PATH as MAPPING_TEXT_PATH
 from activation.provisioning.mapping import load_mapping
 from activation.provisioning.planner import KnownPerson
 from activation.provisioning.readers import SourceRow
@@ -71,7 +72,9 @@ def test_fast_record_factory_matches_the_constructor() -> None:
         ({"status": ""}, "hr_status", "is required"),
         ({"status": "on leave"}, "hr_status", "must be 'active' or 'terminated'"),
         ({"start_date": "2026-02-30"}, "start_date", "not a real calendar date"),
-        ({"start_date": "02/03/2026"}, "start_date", "%Y-%m-%d"),
+        ({"start_date": "02/03/2026"}, "start_date", "in the format ISO 8601"),
+        ({"start_date": "2026-02-30T00:00:00-05:00"}, "start_date", "not a real calendar date"),
+        ({"start_date": "2026-02-02T25:00:00-05:00"}, "start_date", "not a real calendar date"),
         ({"start_date": "20260203"}, "start_date", "not a real calendar date"),
         ({"end_date": "2026-13-01"}, "end_date", "not a real calendar date"),
         ({"end_date": "2026-02-01"}, "end_date", "is before start_date 2026-02-02"),
@@ -130,6 +133,12 @@ def test_row_rule_rejects(overrides: dict[str, str], field: str, reason_part: st
         ({"personal_email": "ada@ПРИМЕР.рф"}, lambda r: r.personal_email == "ada@пример.рф"),
         ({"country": "de", "usage_location": "de"}, lambda r: (r.country, r.usage_location) == ("DE", "DE")),
         ({"end_date": "2026-02-02"}, lambda r: r.end_date == date(2026, 2, 2)),
+        # ISO 8601 date-times with an offset (Microsoft's examples): the calendar date as written.
+        ({"start_date": "2026-02-02T00:00:00-05:00"}, lambda r: r.start_date == date(2026, 2, 2)),
+        ({"start_date": "2026-02-02T23:30:00+09:00"}, lambda r: r.start_date == date(2026, 2, 2)),
+        ({"start_date": "2026-02-02T00:00:00Z"}, lambda r: r.start_date == date(2026, 2, 2)),
+        ({"start_date": "2026-02-02T08:00:00.000+01:00"}, lambda r: r.start_date == date(2026, 2, 2)),
+        ({"end_date": "2026-03-31T17:00:00-05:00"}, lambda r: r.end_date == date(2026, 3, 31)),
         ({"end_date": "2025-12-31", "start_date": "2025-01-01"}, lambda r: r.hr_status == "terminated"),
         ({"status": "terminated", "personal_email": ""}, lambda r: r.personal_email == ""),
         ({"first_name": "  Anne   Marie "}, lambda r: r.given_name == "Anne Marie"),
@@ -178,6 +187,19 @@ def test_personal_values_are_masked_in_rejections(field: str, overrides: dict[st
 def test_masked_email_shape() -> None:
     rejection = run({**GOOD, "personal_email": "jane@exаmple.com"}).rejections[0]
     assert rejection.value_masked == "j***@e***.com"
+
+
+def test_a_strict_profile_names_the_format_to_add_for_offset_datetimes(tmp_path) -> None:
+    text = (MAPPING_TEXT_PATH.read_text(encoding="utf-8").replace('date_formats = ["iso8601"]',
+                                                                  'date_formats = ["%Y-%m-%d"]'))
+    strict = tmp_path / "strict.toml"
+    strict.write_text(text, encoding="utf-8")
+    source = [SourceRow("line 2", {**GOOD, "start_date": "2021-05-01T00:00:00-05:00"})]
+    result = validate(source, mapping=load_mapping(strict), today=TODAY)
+    assert result.records == []
+    reason = result.rejections[0].reason
+    assert "is an ISO 8601 date and time" in reason and 'add "iso8601"' in reason
+    assert "not a real calendar date" not in reason
 
 
 def test_identical_duplicate_rows_collapse_into_one() -> None:
@@ -282,3 +304,26 @@ def test_nothing_is_silently_dropped() -> None:
     accounted = {r.source_ref for r in result.records} | result.rejected_rows
     assert result.rows_read == len(rows)
     assert len(accounted) + result.duplicates_collapsed == len(rows)
+
+
+def test_a_duplicate_id_message_names_every_line() -> None:
+    result = run(person(1), person(1, department="Sales"), person(1, country="XX"))
+    reasons = {r.source_ref: r.reason for r in result.rejections if r.field == "employee_id"}
+    assert "line 2, line 3 and line 4" in reasons["line 2"]
+
+
+def test_rejected_rows_get_no_warnings_and_come_sorted_by_line() -> None:
+    rows = [person(n, personal_email="") for n in range(1, 12)]
+    rows[9] = person(10, personal_email="", start_date="2026-02-30")  # line 11
+    rows[1] = person(2, personal_email="", country="XX")  # line 3
+    result = run(*rows)
+    assert [r.source_ref for r in result.rejections] == ["line 3", "line 11"]
+    assert not any(w.source_ref in ("line 3", "line 11") for w in result.warnings)
+    assert [w.source_ref for w in result.warnings][:3] == ["line 2", "line 4", "line 5"]
+
+
+def test_problems_name_the_files_column() -> None:
+    result = run({**GOOD, "status": "on leave", "mobile_phone": "call me"})
+    columns = {r.field: r.column for r in result.rejections}
+    assert columns == {"hr_status": "status", "mobile": "mobile_phone"}
+    assert {r.where_in_file for r in result.rejections} == {"status", "mobile_phone"}

@@ -324,6 +324,19 @@ def test_lost_link_sends_only_to_eligible_known_addresses(flow: Flow) -> None:
     assert outcomes == ["ignored"]
 
 
+@pytest.mark.parametrize(("stored", "typed"), [
+    ("zoe.nguyen@home.example", "Zoe.Nguyen@Home.Example"),
+    ("Zoe.Nguyen@home.example", "zoe.nguyen@HOME.example"),
+    ("ZOE.NGUYEN@HOME.EXAMPLE", " zoe.nguyen@home.example "),
+])
+def test_lost_link_compares_addresses_case_insensitively_on_both_sides(flow: Flow, stored: str, typed: str) -> None:
+    person = flow.person(email=stored)
+    flow.invite(person)
+    lost_link.request_new_link(flow.session, flow.deps, typed)
+    assert len(flow.mailer.sent_to(stored, "invite")) == 1
+    assert [e.outcome for e in audit.events(flow.session, action="lost_link.requested")] == []
+
+
 def test_a_new_invite_that_could_not_be_sent_keeps_the_old_link_working(flow: Flow) -> None:
     person = flow.person()
     first = invites.issue(flow.session, flow.deps, person, audit.Actor.system())

@@ -281,3 +281,13 @@ class StaffSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DirectoryLookup(Base):
+    """A staff user's employeeId as the directory gave it (for managers HR never sent); kept briefly."""
+
+    __tablename__ = "directory_lookup"
+
+    object_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    employee_id: Mapped[str | None] = mapped_column(String(64))
+    checked_at: Mapped[datetime]

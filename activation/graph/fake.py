@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 import secrets
 import uuid
 from collections.abc import Iterator, Mapping
@@ -93,6 +94,11 @@ class FakeGraph:
     def user(self, user_id: str) -> GraphUser:
         return self._record(user_id).user
 
+    def set_employee_id(self, user_id: str, employee_id: str | None) -> None:
+        """What an admin editing the user in the directory would do."""
+        record = self._record(user_id)
+        record.user = replace(record.user, employee_id=employee_id)
+
     def password_was_set(self, user_id: str) -> bool:
         return self._record(user_id).password_set
 
@@ -143,6 +149,10 @@ class FakeGraph:
     def get_user(self, user_id: str) -> GraphUser:
         self._enter("get_user", (user_id,))
         return self._record(user_id).user
+
+    def get_employee_id(self, user_id: str) -> str | None:
+        self._enter("get_employee_id", (user_id,))
+        return self._record(user_id).user.employee_id or None
 
     def find_user_by_employee_id(self, employee_id: str) -> GraphUser | None:
         self._enter("find_user_by_employee_id", (employee_id,))

@@ -79,7 +79,7 @@ def _resendable(person: Person) -> bool:
 
 def my_starters(session: Session, deps: Deps, member: StaffMember) -> MyStarters:
     """The signed-in manager's recent and upcoming joiners, soonest start first."""
-    mine = access.manager_employee_id(session, member)
+    mine = access.manager_employee_id(session, deps, member)
     if mine is None:
         return MyStarters(False, [])
     since: date = deps.clock.now().date() - timedelta(days=RECENT_START_DAYS)

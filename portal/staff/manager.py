@@ -6,12 +6,18 @@ from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from activation.errors import StateError
-from activation.staff import manager_actions
+from activation.staff import directory, manager_actions
 from portal.extensions import db, request_context, runtime
 from portal.forms import ButtonForm
 from portal.staff.current import require_staff, signed_in
 
 bp = Blueprint("manager", __name__, url_prefix="/starters")
+
+
+@bp.errorhandler(directory.DirectoryUnavailable)
+def directory_unavailable(_problem: directory.DirectoryUnavailable) -> tuple[str, int]:
+    return _outcome("error", "We could not check your record in the directory just now. Please try again in a "
+                    "minute.", 503)
 
 
 @bp.get("/")

@@ -81,6 +81,25 @@ def test_manager_sees_own_reports_in_plain_words_with_masked_email(world: StaffW
     assert "Invite created but not emailed yet" in page and "Monday 2 March 2026" in page
 
 
+def test_a_manager_only_in_the_directory_sees_their_reports_and_a_clear_page_otherwise(world: StaffWorld) -> None:
+    from activation.graph.errors import ServiceUnavailable
+
+    riley = world.staff("Riley Reviewer")  # no HR record: HR pushed only the joiners
+    world.graph.add_user("M1002", "riley.reviewer@contoso.example", "Riley Reviewer", user_id=riley.oid)
+    world.person("E7", "Ada Lovelace", manager="M1002", email="ada@home.example")
+    assert "Ada Lovelace" in world.sign_in(riley).get("/staff/starters/").get_data(as_text=True)
+
+    nobody = world.staff("Sam Nobody")
+    world.graph.add_user(None, "sam@contoso.example", "Sam Nobody", user_id=nobody.oid)
+    page = world.sign_in(nobody).get("/staff/starters/").get_data(as_text=True)
+    assert "We cannot tell who reports to you" in page and "employee ID" in page
+
+    other = world.staff("Kim Other")
+    world.graph.fail_next("get_employee_id", ServiceUnavailable("down", status=503))
+    answer = world.sign_in(other).get("/staff/starters/")
+    assert answer.status_code == 503 and "try again in a minute" in answer.get_data(as_text=True)
+
+
 def test_manager_cannot_see_or_act_for_someone_else_and_it_is_audited(world: StaffWorld) -> None:
     manager = world.staff("Morgan Manager", employee_id="M1001")
     other = world.person("E2", "Alan Turing", manager="M9999", email="alan@home.example")

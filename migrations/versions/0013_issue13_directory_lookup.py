@@ -1,0 +1,29 @@
+"""directory_lookup: a staff user's employeeId read from the directory, cached briefly
+
+Revision ID: 0013_issue13
+Revises: 0001
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0013_issue13"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "directory_lookup",
+        sa.Column("object_id", sa.String(length=64), nullable=False),
+        sa.Column("employee_id", sa.String(length=64), nullable=True),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("object_id", name=op.f("pk_directory_lookup")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("directory_lookup")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import secrets
 import uuid
 from collections.abc import Iterator, Mapping

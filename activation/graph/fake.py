@@ -98,6 +98,12 @@ class FakeGraph:
         record = self._record(user_id)
         record.user = replace(record.user, employee_id=employee_id)
 
+    def sign_in_with_tap(self, user_id: str) -> None:
+        """The starter signs in with their one-time TAP: Graph then reports it used."""
+        record = self._record(user_id)
+        if record.tap is not None:
+            record.tap = replace(record.tap, is_usable=False, usability_reason="OneTimeUsed")
+
     def password_was_set(self, user_id: str) -> bool:
         return self._record(user_id).password_set
 
@@ -186,6 +192,7 @@ class FakeGraph:
             lifetime_minutes=lifetime_minutes,
             is_usable_once=usable_once,
             is_usable=True,
+            usability_reason="EnabledByPolicy",
         )
         record.tap = replace(tap, value=None)  # one per user: the new one replaces the old
         return tap

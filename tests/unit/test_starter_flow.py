@@ -193,6 +193,41 @@ def test_lockout_across_codes_and_resend_does_not_reset_it(flow: Flow) -> None:
     assert flow.session.scalars(select(AuditEvent).where(AuditEvent.action == "activation.locked")).one()
 
 
+def test_only_comparisons_against_a_live_code_count_towards_the_lockout(flow: Flow) -> None:
+    token, opened = flow.invite(flow.person())
+    codes.request_code(flow.session, flow.deps, opened, BROWSER)
+    first = flow.last_code()
+    for _ in range(5):
+        with pytest.raises(codes.CodeRejected):
+            codes.verify_code(flow.session, flow.deps, flow.reopen(token), BROWSER, wrong(first))
+    for _ in range(3):  # the used-up code again (a reload, a second tab): nothing is compared
+        with pytest.raises(codes.CodeUsedUp):
+            codes.verify_code(flow.session, flow.deps, flow.reopen(token), BROWSER, wrong(first))
+    assert flow.reopen(token).activation.failed_code_count == 5
+    flow.clock.advance(61)
+    codes.request_code(flow.session, flow.deps, flow.reopen(token), BROWSER)
+    flow.clock.advance(11 * 60)  # the new code expires unused
+    for _ in range(3):
+        with pytest.raises(codes.CodeExpired):
+            codes.verify_code(flow.session, flow.deps, flow.reopen(token), BROWSER, "123456")
+    activation = flow.reopen(token).activation
+    assert activation.failed_code_count == 5 and activation.state is ActivationState.CODE_SENT
+
+
+def test_the_pause_is_announced_before_it_happens(flow: Flow) -> None:
+    token, opened = flow.invite(flow.person())
+    threshold = flow.deps.settings.policy.lockout_threshold
+    codes.request_code(flow.session, flow.deps, opened, BROWSER)
+    announced = []
+    for _ in range(5):
+        with pytest.raises(codes.CodeRejected) as rejected:
+            codes.verify_code(flow.session, flow.deps, flow.reopen(token), BROWSER, wrong(flow.last_code()))
+        announced.append(rejected.value.failures_left)
+    assert announced == [threshold - n for n in range(1, 6)]
+    current = codes.current_code(flow.session, flow.deps, flow.reopen(token), BROWSER)
+    assert current is not None and current.used_up and current.failures_left == threshold - 5
+
+
 def test_locked_activation_answers_a_correct_code_like_a_wrong_one(flow: Flow) -> None:
     token, opened = flow.invite(flow.person())
     codes.request_code(flow.session, flow.deps, opened, BROWSER)

@@ -7,6 +7,7 @@ activation at a time, without holding a database lock across Graph calls: fifty 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -180,10 +181,8 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
 
 def _remove_old_pass(deps: Deps, user_id: str, method_id: str) -> None:
     """One TAP per user: delete the lost one first (already gone is fine)."""
-    try:
+    with contextlib.suppress(NotFound):
         deps.graph.delete_tap(user_id, method_id)
-    except NotFound:
-        pass
 
 
 def _step_failed(session: Session, deps: Deps, activation: Activation, person: Person, starter: audit.Actor,

@@ -24,7 +24,8 @@ def notify_manager(session: Session, deps: Deps, person: Person, *, new_pass: bo
         return False
     zone = manager.time_zone or deps.settings.policy.default_time_zone
     email = deps.renderer.render(
-        "manager_new_pass" if new_pass else "manager_notification", to=manager.upn, manager_name=manager.preferred_name or manager.given_name,
+        "manager_new_pass" if new_pass else "manager_notification", to=manager.upn,
+        manager_name=manager.preferred_name or manager.given_name,
         starter_name=person.display_name, completed_at=format_local(deps.clock.now(), zone),
     )
     try:

@@ -284,10 +284,12 @@ class StaffSession(Base):
 
 
 class DirectoryLookup(Base):
-    """A staff user's employeeId as the directory gave it (for managers HR never sent); kept briefly."""
+    """What the directory said about a user, kept briefly: a manager's employeeId (for managers HR never
+    sent) and whether an account is mastered in on-premises AD (so the portal cannot switch it on)."""
 
     __tablename__ = "directory_lookup"
 
     object_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     employee_id: Mapped[str | None] = mapped_column(String(64))
+    on_premises_sync_enabled: Mapped[bool | None]
     checked_at: Mapped[datetime]

@@ -1,4 +1,4 @@
-"""directory_lookup: a staff user's employeeId read from the directory, cached briefly
+"""directory_lookup: what the directory said about a user (employeeId, on-premises sync), cached briefly
 
 Revision ID: 0013_issue13
 Revises: 0001
@@ -20,6 +20,7 @@ def upgrade() -> None:
         "directory_lookup",
         sa.Column("object_id", sa.String(length=64), nullable=False),
         sa.Column("employee_id", sa.String(length=64), nullable=True),
+        sa.Column("on_premises_sync_enabled", sa.Boolean(), nullable=True),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("object_id", name=op.f("pk_directory_lookup")),
     )

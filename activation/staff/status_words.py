@@ -53,6 +53,12 @@ def describe(person: Person, activation: Activation | None, invite: Invite | Non
     def at(moment: datetime | None) -> str:
         return labelled_time(moment, time_zone) if moment is not None else "(time not recorded)"
 
+    if not person.personal_email and state in (ActivationState.PENDING, ActivationState.INVITED,
+                                               ActivationState.EXPIRED):
+        return StateInWords(state.value, "No personal email on record, so no invite can be sent",
+                            "HR must add their personal email address (HR owns it); the invite then goes out."
+                            if for_desk else "Ask HR to add their personal email address: the invite is sent there.",
+                            False)
     if state is ActivationState.PENDING:
         if not person.entra_object_id:
             return StateInWords(state.value, "Waiting for the account to be created",

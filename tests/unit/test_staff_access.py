@@ -81,9 +81,37 @@ def test_desk_person_is_404_for_nobody_but_403_first_without_the_role(flow: Flow
 def test_manager_list_masks_email_and_never_shows_codes(flow: Flow) -> None:
     report = flow.person("E1", manager="M1001")
     flow.invite(report)
+    flow.clock.advance(5 * 60)
     [row] = manager_actions.my_starters(flow.session, flow.deps, MORGAN).rows
     assert row.masked_email == "a***@h***.example"
     assert row.can_resend and row.status.words == "Invite created but not emailed yet"
+
+
+def test_the_resend_cooldown_is_shown_before_the_click_in_whole_minutes(flow: Flow) -> None:
+    report = flow.person("E1", manager="M1001")
+    flow.invite(report)
+    flow.clock.advance(4 * 60 + 30)
+    [row] = manager_actions.my_starters(flow.session, flow.deps, MORGAN).rows
+    assert not row.can_resend and row.resend_wait_minutes == 1 and row.resend_after.endswith("(Europe/London)")
+    assert manager_actions.about_minutes(1) == "in about 1 minute"
+    assert manager_actions.about_minutes(4) == "in about 4 minutes"
+    with pytest.raises(manager_actions.ResendCooldown) as wait:
+        manager_actions.resend_invite(flow.session, flow.deps, MORGAN, report.id)
+    assert wait.value.minutes_left == 1
+
+
+def test_no_personal_email_says_ask_hr(flow: Flow) -> None:
+    flow.person("E1", manager="M1001", email=None)
+    [row] = manager_actions.my_starters(flow.session, flow.deps, MORGAN).rows
+    assert not row.can_resend and "Ask HR to add their personal email" in row.status.next_step
+    assert "send it now" not in row.status.next_step
+
+
+def test_an_account_mastered_on_premises_is_left_to_the_desk(flow: Flow) -> None:
+    flow.person("E1", manager="M1001", on_prem=True)
+    flow.clock.advance(10 * 60)
+    [row] = manager_actions.my_starters(flow.session, flow.deps, MORGAN).rows
+    assert row.on_premises and not row.can_resend and row.resend_wait_minutes == 0
 
 
 # -- a manager the HR file never sent: their employeeId comes from the directory -----------------

@@ -67,7 +67,7 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
             ctx.errors.print(f"The portal did not become ready within {READY_TIMEOUT_SECONDS} s; see the log above.")
             sys.exit(EXIT_FAILED)
         _seed(ctx, runtime, emulator.info, config_dir / "demo" / "hr.csv", demo_dir)
-        _print_welcome(ctx, base)
+        _print_welcome(ctx, base, emulator.info.ca_path)
         while not stop.is_set() and portal.poll() is None:
             stop.wait(0.5)
     finally:
@@ -106,16 +106,20 @@ def _mark_synced_from_ad(info) -> None:  # type: ignore[no-untyped-def]
     response.raise_for_status()
 
 
-def _print_welcome(ctx: Context, base: str) -> None:
+def _print_welcome(ctx: Context, base: str, ca_path: str) -> None:
     table = Table("open", "what you will see", title="The demo is running", show_lines=True)
     table.add_row(f"{base}/_demo/mailbox/",
                   "Every new starter's personal inbox. Open an invite, follow its link, ask for a code, "
                   "and the code arrives here too.")
     table.add_row(f"{base}/staff/",
-                  "Staff sign-in through the emulator. Pick Morgan Manager (manager of the joiners) or "
-                  "Dana Desk (service desk).")
+                  "Staff sign-in through the emulator. Pick Morgan Manager (manager of the joiners), "
+                  "Riley Reviewer (a manager HR never sent: found through the directory) or Dana Desk "
+                  "(service desk).")
     table.add_row(f"{base}/", "The starter landing page (lost link form).")
     ctx.console.print(table)
+    ctx.console.print(f"Staff sign-in opens the emulator over HTTPS with a certificate from a CA made on this "
+                      f"machine, so the browser warns once. Trust {ca_path} in the browser (it is kept between "
+                      "runs), or choose Advanced, then Proceed: it is your own loopback emulator.")
     ctx.console.print("Try: Amara Okafor starts today; Grace Synced is mastered in on-premises AD (ends at the "
                       "desk); Mateo starts tomorrow (window not open yet). Press Ctrl-C to stop.")
 

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from activation import account_steps, codes, invites, lost_link, lost_tap, password_step
-from activation.window import format_duration, format_local, format_utc, zone_for
+from activation.window import format_duration, format_local, format_local_and_utc, zone_for
 from portal.browser import browser_id
 from portal.extensions import db, request_context, runtime
 from portal.forms import ButtonForm, CodeForm, LostLinkForm, PasswordForm
@@ -197,8 +197,9 @@ def result(token: str):  # type: ignore[no-untyped-def]
         return render_template(template, token=token, form=ButtonForm()), 503 if failed.retryable else 409
     settings = runtime().settings
     return render_template(
-        "starter/result.html", issued=issued, expires=_local(issued.expires_at, opened),
-        expires_utc=format_utc(issued.expires_at), lifetime=format_duration(issued.lifetime_minutes),
+        "starter/result.html", issued=issued,
+        expires=format_local_and_utc(issued.expires_at, zone_for(opened.person.time_zone, settings.policy).key),
+        lifetime=format_duration(issued.lifetime_minutes),
         security_info_url=settings.portal.my_security_info_url, token=token,
         password_form=PasswordForm() if settings.policy.password_path else None,
         password_advice=password_step.COMPLEXITY_ADVICE,

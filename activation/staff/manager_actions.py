@@ -78,7 +78,7 @@ def _row(session: Session, deps: Deps, person: Person, zone: str) -> StarterRow:
         masked_email=mask_email(person.personal_email) if person.personal_email else "none on record",
         can_resend=_resendable(person) and not on_prem and wait == 0,
         resend_wait_minutes=wait if _resendable(person) and not on_prem else 0,
-        resend_after=short_time(invite.issued_at + RESEND_COOLDOWN, zone) + f" ({zone})" if invite and wait else "",
+        resend_after=short_time(invite.issued_at + RESEND_COOLDOWN, zone) + f" {zone}" if invite and wait else "",
         on_premises=on_prem,
     )
 

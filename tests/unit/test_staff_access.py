@@ -92,7 +92,7 @@ def test_the_resend_cooldown_is_shown_before_the_click_in_whole_minutes(flow: Fl
     flow.invite(report)
     flow.clock.advance(4 * 60 + 30)
     [row] = manager_actions.my_starters(flow.session, flow.deps, MORGAN).rows
-    assert not row.can_resend and row.resend_wait_minutes == 1 and row.resend_after.endswith("(Europe/London)")
+    assert not row.can_resend and row.resend_wait_minutes == 1 and row.resend_after.endswith(" Europe/London")
     assert manager_actions.about_minutes(1) == "in about 1 minute"
     assert manager_actions.about_minutes(4) == "in about 4 minutes"
     with pytest.raises(manager_actions.ResendCooldown) as wait:

@@ -80,6 +80,9 @@ def test_happy_path_shows_the_pass_once(world: World) -> None:
     assert result.status_code == 200
     tap = html.unescape(re.search(r'id="tap">([^<]+)<', body).group(1))  # type: ignore[union-attr]
     assert tap and "e200@contoso.example" in body and "My Security Info" in body
+    valid = re.search(r"<dt>Valid until</dt><dd>([^<]+)</dd>", body).group(1)  # type: ignore[union-attr]
+    assert ") (" not in valid and "UTC" in valid and "(Europe/London)" in valid and "2 hours" in valid
+    assert 'data-copy-target="upn"' in body  # a copy button for the sign-in name too
     assert result.headers["Cache-Control"] == "no-store"
     for cookie in client._cookies.values():  # noqa: SLF001 - the cookie jar is what a browser keeps
         assert tap not in cookie.value

@@ -406,3 +406,17 @@ def test_a_closed_window_expires_the_activation_and_staff_can_reopen_it(flow: Fl
     assert account_steps.finish(flow.session, flow.deps, flow.reopen(new_token), BROWSER).tap
     issued = audit.events(flow.session, person_id=person.id, action="invite.issued")[0]
     assert "window_reopened_until" in issued.details
+
+
+# -- wording ------------------------------------------------------------------------------------
+
+def test_times_say_the_zone_once_and_utc_beside_it() -> None:
+    from activation.window import format_duration, format_local_and_utc
+
+    moment = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+    said = format_local_and_utc(moment, "Europe/Berlin")
+    assert said == "Monday 2 March 2026, 11:30 (Europe/Berlin), 10:30 UTC"
+    assert ") (" not in said
+    assert format_local_and_utc(datetime(2026, 3, 2, 23, 30, tzinfo=UTC), "Europe/Berlin").endswith(
+        "Monday 2 March 2026, 23:30 UTC")  # another day in UTC: the date is said
+    assert [format_duration(m) for m in (60, 120, 90, 1)] == ["1 hour", "2 hours", "90 minutes", "1 minute"]

@@ -7,6 +7,7 @@ activation at a time, without holding a database lock across Graph calls: fifty 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from activation import audit, notices, tap_checks
 from activation.codes import verified_in_this_browser
 from activation.deps import Deps
 from activation.errors import ActivationError
-from activation.graph.errors import GraphError, OnPremisesMastered, TokenError
+from activation.graph.errors import GraphError, NotFound, OnPremisesMastered, TokenError
 from activation.invites import OpenInvite
 from activation.models import Activation, ActivationState, Person
 from activation.notifications import notify_manager
@@ -68,8 +69,11 @@ def finish(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
     starter = audit.Actor.starter(person.employee_id)
     try:
         user_id = _find_user(session, deps, person, activation, starter, context)
-        if activation.state is ActivationState.VERIFIED:
+        if activation.state is ActivationState.VERIFIED and activation.completed_at is None:
             _enable(session, deps, person, activation, user_id, starter, context)
+        elif activation.state is ActivationState.VERIFIED:  # a new pass: the account is already on
+            activation.state = ActivationState.ENABLED
+            session.commit()
         return _issue_pass(session, deps, opened, user_id, starter, context)
     finally:
         session.execute(
@@ -140,6 +144,7 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
                 context: audit.RequestContext) -> IssuedPass:
     policy = deps.settings.policy
     activation, person = opened.activation, opened.person
+    replacing = activation.completed_at is not None  # the starter lost their pass (lost_tap.py)
     try:  # issue 16: scope, lifetime, no other methods, no admin role (activation/tap_checks.py)
         refused = tap_checks.why_not_issue(deps.graph, user_id, policy)
     except (GraphError, TokenError) as exc:
@@ -148,6 +153,8 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
         _step_failed(session, deps, activation, person, starter, context, "check before the pass", refused,
                      retryable=False, reason=refused)
     try:
+        if replacing and activation.tap_method_id:
+            _remove_old_pass(deps, user_id, activation.tap_method_id)
         tap = deps.graph.create_tap(user_id, policy.tap_lifetime_minutes, policy.tap_usable_once)
     except (GraphError, TokenError) as exc:
         _step_failed(session, deps, activation, person, starter, context, "issue Temporary Access Pass", exc,
@@ -161,14 +168,16 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
     activation.failure_reason = None
     activation.resume_until = None
     opened.invite.used_at = now
-    deps.audit(session, action="tap.issued", actor=starter, person=person, context=context,
-               details={"lifetime_minutes": tap.lifetime_minutes, "usable_once": tap.is_usable_once,
-                          "expires_at": activation.tap_expires_at.isoformat()})
-    deps.audit(session, action="activation.completed", actor=starter, person=person, context=context)
+    deps.audit(session, action="tap.reissued" if replacing else "tap.issued", actor=starter, person=person,
+               context=context, details={"lifetime_minutes": tap.lifetime_minutes, "usable_once": tap.is_usable_once,
+                                         "expires_at": activation.tap_expires_at.isoformat(),
+                                         "replaced_previous": replacing})
+    if not replacing:
+        deps.audit(session, action="activation.completed", actor=starter, person=person, context=context)
     session.commit()
     if policy.manager_notification:
-        notify_manager(session, deps, person)
-    notices.after_activation(session, deps, person)  # issue 16: "this wasn't me" notice to starter and manager
+        notify_manager(session, deps, person, new_pass=replacing)
+    notices.after_activation(session, deps, person)  # the "this wasn't me" notice to starter and manager
     return IssuedPass(
         user_principal_name=person.upn or "",
         lifetime_minutes=tap.lifetime_minutes or policy.tap_lifetime_minutes,
@@ -176,6 +185,12 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
         expires_at=activation.tap_expires_at,
         tap=tap.value or "",
     )
+
+
+def _remove_old_pass(deps: Deps, user_id: str, method_id: str) -> None:
+    """One TAP per user: delete the lost one first (already gone is fine)."""
+    with contextlib.suppress(NotFound):
+        deps.graph.delete_tap(user_id, method_id)
 
 
 def _step_failed(session: Session, deps: Deps, activation: Activation, person: Person, starter: audit.Actor,

@@ -76,7 +76,7 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
         _map_custom_attributes(runtime, emulator.info)
         _seed(ctx, runtime, emulator.info, config_dir / "demo" / "hr.csv", demo_dir)
         watcher = _start_credential_watcher()  # issue 14's job queue takes this over once merged
-        _print_welcome(ctx, base, runtime.settings.portal.my_security_info_url)
+        _print_welcome(ctx, base, runtime.settings.portal.my_security_info_url, emulator.info.ca_path)
         while not stop.is_set() and portal.poll() is None:
             stop.wait(0.5)
     finally:
@@ -139,18 +139,22 @@ def _mark_synced_from_ad(info) -> None:  # type: ignore[no-untyped-def]
     response.raise_for_status()
 
 
-def _print_welcome(ctx: Context, base: str, security_info_url: str) -> None:
+def _print_welcome(ctx: Context, base: str, security_info_url: str, ca_path: str) -> None:
     table = Table("open", "what you will see", title="The demo is running", show_lines=True)
     table.add_row(f"{base}/_demo/mailbox/",
                   "Every new starter's personal inbox. Open an invite, follow its link, ask for a code, "
                   "and the code arrives here too.")
     table.add_row(f"{base}/staff/",
-                  "Staff sign-in through the emulator. Pick Morgan Manager (manager of the joiners) or "
-                  "Dana Desk (service desk); Sam Second approves as the second agent, Lee Lead switches threat mode.")
+                  "Staff sign-in through the emulator. Pick Morgan Manager (manager of the joiners), "
+                  "Riley Reviewer (a manager HR never sent: found through the directory) or Dana Desk "
+                  "(service desk); Sam Second approves as the second agent, Lee Lead switches threat mode.")
     table.add_row(f"{base}/", "The starter landing page (lost link form).")
     table.add_row(security_info_url, "After the pass: the emulator's My Security Info. Sign in with the "
                   "Temporary Access Pass and add a passkey; the desk's funnel then shows the credential.")
     ctx.console.print(table)
+    ctx.console.print(f"Staff sign-in opens the emulator over HTTPS with a certificate from a CA made on this "
+                      f"machine, so the browser warns once. Trust {ca_path} in the browser (it is kept between "
+                      "runs), or choose Advanced, then Proceed: it is your own loopback emulator.")
     ctx.console.print("Try: Amara Okafor starts today; Grace Synced is mastered in on-premises AD (ends at the "
                       "desk); Mateo starts tomorrow (window not open yet). Press Ctrl-C to stop.")
 

@@ -46,13 +46,20 @@ class CodeNotSent(ActivationError):
 
 
 class CodeRejected(ActivationError):
-    def __init__(self, tries_left: int) -> None:
+    """A wrong code. `tries_left`: on this code; `failures_left`: wrong codes before the activation pauses."""
+
+    def __init__(self, tries_left: int, failures_left: int) -> None:
         super().__init__("code rejected")
         self.tries_left = tries_left
+        self.failures_left = failures_left
 
 
 class CodeExpired(ActivationError):
-    """No live code for this browser: expired, used up, or asked for elsewhere."""
+    """No live code for this browser: expired, superseded, or asked for elsewhere."""
+
+
+class CodeUsedUp(CodeExpired):
+    """Every try of this code is spent; nothing was compared, so nothing was counted."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,13 @@ class CodeSent:
     masked_email: str
     expires_at: datetime
     resend_after: datetime
+    tries_left: int = 0  # on this code
+    failures_left: int = 0  # wrong codes before the activation is paused (locked)
+    wrong_tries: int = 0  # wrong codes typed against this code so far
+
+    @property
+    def used_up(self) -> bool:
+        return self.tries_left <= 0
 
 
 def browser_binding(deps: Deps, browser_id: str) -> str:
@@ -83,21 +97,32 @@ def check_window(deps: Deps, opened: OpenInvite) -> None:
         raise OutsideWindow(state, window.describe_opening())
 
 
+def check_cooldown(deps: Deps, activation: Activation) -> None:
+    """Raise CooldownActive while the last code is too fresh for another."""
+    if activation.last_code_sent_at is None:
+        return
+    now = deps.clock.now()
+    resend_after = activation.last_code_sent_at + timedelta(seconds=deps.settings.policy.resend_cooldown_seconds)
+    if now < resend_after:
+        raise CooldownActive(max(1, int((resend_after - now).total_seconds() + 0.999)))
+
+
 def request_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
-                 context: audit.RequestContext = audit.NO_REQUEST) -> CodeSent:
-    """Create a new code (killing any older one) and email it. Commits."""
+                 context: audit.RequestContext = audit.NO_REQUEST, *, for_new_pass: bool = False) -> CodeSent:
+    """Create a new code (killing any older one) and email it. Commits.
+
+    `for_new_pass`: a completed activation may ask too (lost_tap.py has checked that it may).
+    """
     policy = deps.settings.policy
     activation, person = opened.activation, opened.person
     check_window(deps, opened)
     if activation.state is ActivationState.LOCKED:
         raise ActivationLocked()
-    if activation.state not in CODE_REQUEST_STATES:
+    allowed = CODE_REQUEST_STATES | ({ActivationState.COMPLETED} if for_new_pass else set())
+    if activation.state not in allowed:
         raise CodeNotSent(f"activation is {activation.state.value}")
     now = deps.clock.now()
-    if activation.last_code_sent_at is not None:
-        resend_after = activation.last_code_sent_at + timedelta(seconds=policy.resend_cooldown_seconds)
-        if now < resend_after:
-            raise CooldownActive(max(1, int((resend_after - now).total_seconds() + 0.999)))
+    check_cooldown(deps, activation)
     code_limits.check_daily_cap(session, deps, activation, person, context)
 
     code = otp.new_code(policy.otp_digits)
@@ -176,7 +201,9 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
     if challenge is None or activation.state is not ActivationState.CODE_SENT:
         raise CodeExpired()
 
-    # Count first, in the database, so parallel guesses across workers cannot exceed either cap.
+    # Count first, in the database, so parallel guesses across workers cannot exceed either cap. Only a
+    # comparison against a live code counts: the code's own counter is taken first, and a code whose
+    # tries are spent (or that died meanwhile) is refused without touching the activation's counter.
     counted_on_code = session.execute(
         update(OtpChallenge)
         .where(OtpChallenge.id == challenge.id, OtpChallenge.attempts < policy.otp_max_attempts,
@@ -184,26 +211,26 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
         .values(attempts=OtpChallenge.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
-    # Only a comparison against a live code is a guess: a post against a used-up code (parallel posts
-    # included) must not count towards the lockout.
-    counted_on_activation = counted_on_code and session.execute(
+    if not counted_on_code:
+        session.rollback()
+        deps.audit(session, action="code.verify", actor=starter, person=person, outcome="refused",
+                   reason="no tries left for this code (not counted)", context=context)
+        session.commit()
+        raise CodeUsedUp()
+    counted_on_activation = session.execute(
         update(Activation)
         .where(Activation.id == activation.id, Activation.state == ActivationState.CODE_SENT,
                Activation.failed_code_count < policy.lockout_threshold)
         .values(failed_code_count=Activation.failed_code_count + 1, version=Activation.version + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
+    if not counted_on_activation:
+        session.rollback()  # the code's try is given back: nothing was compared
+        _lock(session, deps, activation, person, starter, context)
+        raise ActivationLocked()
     session.commit()
     session.refresh(activation)
     session.refresh(challenge)
-    if not counted_on_code:
-        deps.audit(session, action="code.verify", actor=starter, person=person, outcome="refused",
-                   reason="too many tries for this code", context=context)
-        session.commit()
-        raise CodeExpired()
-    if not counted_on_activation:
-        _lock(session, deps, activation, person, starter, context)
-        raise ActivationLocked()
 
     if not otp.code_matches(deps.otp_key, challenge.id, code, challenge.code_hash):
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="failure",
@@ -213,7 +240,8 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
         if activation.failed_code_count >= policy.lockout_threshold:
             _lock(session, deps, activation, person, starter, context)
             raise ActivationLocked()
-        raise CodeRejected(tries_left=max(0, policy.otp_max_attempts - challenge.attempts))
+        raise CodeRejected(tries_left=max(0, policy.otp_max_attempts - challenge.attempts),
+                           failures_left=max(0, policy.lockout_threshold - activation.failed_code_count))
 
     consumed = session.execute(
         update(OtpChallenge)
@@ -258,9 +286,13 @@ def current_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: s
     challenge = live_challenge(session, opened.activation.id, browser_binding(deps, browser_id), now)
     if challenge is None or opened.activation.state is not ActivationState.CODE_SENT:
         return None
+    policy = deps.settings.policy
     sent_at = opened.activation.last_code_sent_at or challenge.created_at
     return CodeSent(
         masked_email=mask_email(opened.person.personal_email or ""),
         expires_at=challenge.expires_at,
-        resend_after=sent_at + timedelta(seconds=deps.settings.policy.resend_cooldown_seconds),
+        resend_after=sent_at + timedelta(seconds=policy.resend_cooldown_seconds),
+        tries_left=max(0, policy.otp_max_attempts - challenge.attempts),
+        failures_left=max(0, policy.lockout_threshold - opened.activation.failed_code_count),
+        wrong_tries=challenge.attempts,
     )

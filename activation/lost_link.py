@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from activation import audit, invites, rate_limits
@@ -47,9 +47,9 @@ def request_new_link(session: Session, deps: Deps, email: str,
 
     Returns nothing on purpose: the caller shows the same page whatever happened.
     """
-    address = check_email(email).normalised or email.strip()  # the same normalisation as HR import
+    address = lookup_address(email)
     now = deps.clock.now()
-    address_key = keyed_hash(derive_key(deps.settings.secret_key, "rate-limit"), address.lower())
+    address_key = keyed_hash(derive_key(deps.settings.secret_key, "rate-limit"), address)
     within_client = rate_limits.hit(session, PER_CLIENT, context.client_ip or "unknown", now)
     within_address = rate_limits.hit(session, PER_ADDRESS, address_key, now)
     if not (within_client and within_address):
@@ -58,7 +58,7 @@ def request_new_link(session: Session, deps: Deps, email: str,
         session.commit()
         return
     person = session.scalars(
-        select(Person).join(Activation).where(Person.personal_email == address,
+        select(Person).join(Activation).where(func.lower(Person.personal_email) == address,
                                               Person.hr_status == HrStatus.ACTIVE)
     ).first()
     if person is None or not _eligible(person, deps):
@@ -73,6 +73,16 @@ def request_new_link(session: Session, deps: Deps, email: str,
         invites.send(session, deps, invite, person, audit.Actor.starter(person.employee_id), context)
     except invites.InviteNotSent as exc:
         logger.warning("lost-link invite for %s not sent: %s", person.employee_id, exc.reason)
+
+
+def lookup_address(email: str) -> str:
+    """The form of an address we compare: HR import's normalisation, then lower-cased.
+
+    HR import keeps the local part as written; people type capitals freely. Both sides of the lookup
+    are lower-cased (the column with SQL ``lower()``), so ``Zoe.Nguyen@Home.Example`` finds
+    ``zoe.nguyen@home.example`` and the reverse.
+    """
+    return (check_email(email).normalised or email.strip()).lower()
 
 
 def _eligible(person: Person, deps: Deps) -> bool:

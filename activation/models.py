@@ -360,3 +360,15 @@ class StarterNotice(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class DirectoryLookup(Base):
+    """What the directory said about a user, kept briefly: a manager's employeeId (for managers HR never
+    sent) and whether an account is mastered in on-premises AD (so the portal cannot switch it on)."""
+
+    __tablename__ = "directory_lookup"
+
+    object_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    employee_id: Mapped[str | None] = mapped_column(String(64))
+    on_premises_sync_enabled: Mapped[bool | None]
+    checked_at: Mapped[datetime]

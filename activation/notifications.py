@@ -12,7 +12,8 @@ from activation.models import Person
 from activation.window import format_local
 
 
-def notify_manager(session: Session, deps: Deps, person: Person) -> bool:
+def notify_manager(session: Session, deps: Deps, person: Person, *, new_pass: bool = False) -> bool:
+    """`new_pass`: the starter lost their Temporary Access Pass and got a new one (the old one is void)."""
     if not person.manager_employee_id:
         return False
     manager = session.scalars(select(Person).where(Person.employee_id == person.manager_employee_id)).first()
@@ -23,7 +24,8 @@ def notify_manager(session: Session, deps: Deps, person: Person) -> bool:
         return False
     zone = manager.time_zone or deps.settings.policy.default_time_zone
     email = deps.renderer.render(
-        "manager_notification", to=manager.upn, manager_name=manager.preferred_name or manager.given_name,
+        "manager_new_pass" if new_pass else "manager_notification", to=manager.upn,
+        manager_name=manager.preferred_name or manager.given_name,
         starter_name=person.display_name, completed_at=format_local(deps.clock.now(), zone),
     )
     try:
@@ -34,6 +36,6 @@ def notify_manager(session: Session, deps: Deps, person: Person) -> bool:
         session.commit()
         return False
     deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person,
-               details={"manager_employee_id": manager.employee_id})
+               details={"manager_employee_id": manager.employee_id, "about": "new pass" if new_pass else "activated"})
     session.commit()
     return True

@@ -51,6 +51,30 @@ def format_local(moment: datetime, time_zone: str) -> str:
     return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({time_zone})"
 
 
+def format_utc(moment: datetime) -> str:
+    """`Monday 5 January 2026, 08:00 UTC`."""
+    utc = moment.astimezone(ZoneInfo("UTC"))
+    return f"{utc:%A} {utc.day} {utc:%B %Y, %H:%M} UTC"
+
+
+def format_local_and_utc(moment: datetime, time_zone: str) -> str:
+    """`Monday 5 January 2026, 09:00 (Europe/Berlin), 08:00 UTC`: the starter's local time and UTC."""
+    utc = moment.astimezone(ZoneInfo("UTC"))
+    local = format_local(moment, time_zone)
+    if time_zone in ("UTC", "Etc/UTC"):
+        return local
+    same_day = utc.date() == moment.astimezone(ZoneInfo(time_zone)).date()
+    return f"{local}, {utc:%H:%M} UTC" if same_day else f"{local}, {format_utc(moment)}"
+
+
+def format_duration(minutes: int) -> str:
+    """`2 hours`, `90 minutes`, `1 hour`."""
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour" + ("" if hours == 1 else "s")
+    return f"{minutes} minute" + ("" if minutes == 1 else "s")
+
+
 def format_date(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 

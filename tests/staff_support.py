@@ -41,9 +41,10 @@ class StaffWorld:
                start: date = date(2026, 3, 2), state: ActivationState | None = None, **fields: Any) -> int:
         given, _, family = name.partition(" ")
         with self.runtime.session_factory() as session:
+            fields.setdefault("time_zone", "Europe/London")
             person = Person(employee_id=employee_id, given_name=given, family_name=family or given, display_name=name,
                             personal_email=email, start_date=start, hr_status=HrStatus.ACTIVE,
-                            time_zone="Europe/London", manager_employee_id=manager, **fields)
+                            manager_employee_id=manager, **fields)
             if with_account:
                 user = self.graph.add_user(employee_id, f"{employee_id.lower()}@contoso.example", name)
                 person.entra_object_id, person.upn = user.id, user.user_principal_name

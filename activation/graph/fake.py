@@ -120,6 +120,11 @@ class FakeGraph:
     def user(self, user_id: str) -> GraphUser:
         return self._record(user_id).user
 
+    def set_employee_id(self, user_id: str, employee_id: str | None) -> None:
+        """What an admin editing the user in the directory would do."""
+        record = self._record(user_id)
+        record.user = replace(record.user, employee_id=employee_id)
+
     def password_was_set(self, user_id: str) -> bool:
         return self._record(user_id).password_set
 
@@ -136,10 +141,11 @@ class FakeGraph:
         return method
 
     def sign_in_with_tap(self, user_id: str) -> None:
-        """The user signs in with their TAP (a one-time pass is then used up)."""
+        """The user signs in with their TAP: a one-time pass is then used up, and Graph reports it so."""
         record = self._record(user_id)
         if record.tap is not None and record.tap.is_usable_once:
             record.tap_used = True
+            record.tap = replace(record.tap, is_usable=False, usability_reason="OneTimeUsed")
 
     def add_membership(self, user_id: str, object_id: str, *, role: bool = False, name: str | None = None) -> None:
         self._record(user_id).memberships.append(DirectoryObject(object_id, DIRECTORY_ROLE if role else GROUP, name))
@@ -196,6 +202,10 @@ class FakeGraph:
         self._enter("get_user", (user_id,))
         return self._record(user_id).user
 
+    def get_employee_id(self, user_id: str) -> str | None:
+        self._enter("get_employee_id", (user_id,))
+        return self._record(user_id).user.employee_id or None
+
     def find_user_by_employee_id(self, employee_id: str) -> GraphUser | None:
         self._enter("find_user_by_employee_id", (employee_id,))
         for record in self._users.values():
@@ -229,6 +239,7 @@ class FakeGraph:
             lifetime_minutes=lifetime_minutes,
             is_usable_once=usable_once,
             is_usable=True,
+            usability_reason="EnabledByPolicy",
         )
         record.tap = replace(tap, value=None)  # one per user: the new one replaces the old
         record.tap_used = False

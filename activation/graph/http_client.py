@@ -137,6 +137,11 @@ class HttpGraphClient:
         response = self._call("GET", self._user_path(user_id), params={"$select": USER_SELECT})
         return user_from_json(self._json(response))
 
+    def get_employee_id(self, user_id: str) -> str | None:
+        response = self._call("GET", self._user_path(user_id), params={"$select": "employeeId"})
+        value = self._json(response).get("employeeId")
+        return value if isinstance(value, str) and value.strip() else None
+
     def find_user_by_employee_id(self, employee_id: str) -> GraphUser | None:
         params = {"$filter": f"employeeId eq {literal(employee_id)}", "$select": USER_SELECT}
         items = list(self._pages("/users", params))

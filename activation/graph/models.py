@@ -27,6 +27,7 @@ class TemporaryAccessPass:
     lifetime_minutes: int
     is_usable_once: bool
     is_usable: bool | None
+    usability_reason: str | None = None  # Graph's methodUsabilityReason: "OneTimeUsed" once signed in with
 
 
 @dataclass(frozen=True)

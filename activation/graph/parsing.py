@@ -53,6 +53,7 @@ def tap_from_json(data: Mapping[str, Any], *, keep_value: bool) -> TemporaryAcce
         lifetime_minutes=int(lifetime) if isinstance(lifetime, int | float) else 0,
         is_usable_once=bool(data.get("isUsableOnce")),
         is_usable=_bool(data.get("isUsable")),
+        usability_reason=_str(data.get("methodUsabilityReason")),
     )
 
 

@@ -40,6 +40,9 @@ class GraphClient(Protocol):
 
     def find_user_by_employee_id(self, employee_id: str) -> GraphUser | None: ...
 
+    def get_employee_id(self, user_id: str) -> str | None:
+        """`GET /users/{id}?$select=employeeId`: the directory's HR key for a user (None when unset)."""
+
     def enable_user(self, user_id: str) -> None: ...
 
     def disable_user(self, user_id: str) -> None: ...

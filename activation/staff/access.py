@@ -2,7 +2,8 @@
 
 - Service desk: the `ServiceDesk` app role from the ID token, kept in the server-side session.
 - Manager: only from HR data. The signed-in user's Person (found by `entra_object_id == oid`) gives
-  their employeeId; their reports are the people whose `manager_employee_id` equals it.
+  their employeeId, else the directory does (`staff/directory.py`, cached for minutes in the shared
+  database); their reports are the people whose `manager_employee_id` equals it.
 Every refusal is audited before it is raised.
 """
 
@@ -15,6 +16,7 @@ from activation import audit
 from activation.deps import Deps
 from activation.errors import ActivationError
 from activation.models import Person
+from activation.staff import directory
 from activation.staff.auth import StaffMember
 
 
@@ -57,16 +59,19 @@ def signed_in_person(session: Session, member: StaffMember) -> Person | None:
     return session.scalars(select(Person).where(Person.entra_object_id == member.oid)).first()
 
 
-def manager_employee_id(session: Session, member: StaffMember) -> str | None:
+def manager_employee_id(session: Session, deps: Deps, member: StaffMember) -> str | None:
+    """Our HR record first; else the directory's employeeId (raises DirectoryUnavailable if Graph fails)."""
     me = signed_in_person(session, member)
-    return me.employee_id if me is not None else None
+    if me is not None:
+        return me.employee_id
+    return directory.employee_id(session, deps, member.oid)
 
 
 def report_of(session: Session, deps: Deps, member: StaffMember, person_id: int, what: str,
               context: audit.RequestContext = audit.NO_REQUEST) -> Person:
     """The person, if (and only while) HR says the signed-in user is their manager; else 404, audited."""
     person = session.get(Person, person_id)
-    mine = manager_employee_id(session, member)
+    mine = manager_employee_id(session, deps, member)
     if person is None or mine is None or person.manager_employee_id != mine:
         raise _deny(session, deps, member, status=404, reason="not one of this manager's reports", what=what,
                     person=person, context=context)

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -16,14 +16,16 @@ from sqlalchemy.orm import Session
 from activation import audit
 from activation.deps import Deps
 from activation.errors import ActivationError
-from activation.models import AuditEvent, Person
+from activation.models import ActorType, AuditEvent, Person
 from activation.staff import access
+from activation.staff.action_words import action_words
 from activation.staff.auth import StaffMember
 
 MAX_PERIOD_DAYS = 366
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-COLUMNS = ("at", "actor_type", "actor_id", "action", "employee_id", "outcome", "reason", "request_id",
-           "client_ip", "details")
+COLUMNS = ("at", "actor_type", "actor_id", "actor_name", "action", "what", "employee_id", "outcome", "reason",
+           "request_id", "client_ip", "details")
+BOM = "\ufeff"  # so Excel opens the file as UTF-8
 
 
 class ExportRequestInvalid(ActivationError):
@@ -58,14 +60,19 @@ def _invisible(ch: str) -> bool:
     return (category == "Cc" and ch not in "\t\n\r") or category in ("Cf", "Zl", "Zp", "Co", "Cs", "Cn")
 
 
-def to_csv(events: Iterable[AuditEvent]) -> str:
+def to_csv(events: Iterable[AuditEvent], names: Mapping[str, str] | None = None) -> str:
+    """`names`: staff object id -> display name, written next to the id (the id stays the identity)."""
+    names = names or {}
     buffer = io.StringIO()
+    buffer.write(BOM)
     writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for event in events:
         cells: Sequence[str] = (
-            event.at.astimezone(UTC).isoformat(), event.actor_type.value, event.actor_id or "", event.action,
-            event.employee_id or "", event.outcome, event.reason or "", event.request_id or "",
+            event.at.astimezone(UTC).isoformat(), event.actor_type.value, event.actor_id or "",
+            names.get(event.actor_id or "", "") if event.actor_type is ActorType.STAFF else "",
+            event.action, action_words(event.action, event.outcome), event.employee_id or "", event.outcome,
+            event.reason or "", event.request_id or "",
             event.client_ip or "", json.dumps(event.details or {}, sort_keys=True, ensure_ascii=False),
         )
         writer.writerow([neutralise(cell) for cell in cells])
@@ -76,6 +83,16 @@ def open_export_form(session: Session, deps: Deps, member: StaffMember,
                      context: audit.RequestContext = audit.NO_REQUEST) -> None:
     """The export page is the desk's, like the export itself (a manager gets 403, audited)."""
     access.require_desk(session, deps, member, "desk.audit_page", context)
+
+
+def staff_names(session: Session, events: Sequence[AuditEvent]) -> dict[str, str]:
+    """Display names for the staff object ids in `events`, from HR data (people we know by object id)."""
+    ids = {e.actor_id for e in events if e.actor_type is ActorType.STAFF and e.actor_id}
+    if not ids:
+        return {}
+    return dict(session.execute(
+        select(Person.entra_object_id, Person.display_name).where(Person.entra_object_id.in_(ids))
+    ).all())
 
 
 def export(session: Session, deps: Deps, member: StaffMember, *, since: date | None = None,
@@ -102,7 +119,7 @@ def export(session: Session, deps: Deps, member: StaffMember, *, since: date | N
                           limit=audit.MAX_QUERY_ROWS + 1, newest_first=False)
     if len(events) > audit.MAX_QUERY_ROWS:  # never hand over a silently cut file
         raise ExportRequestInvalid(f"More than {audit.MAX_QUERY_ROWS:,} events match; export a shorter period.")
-    text = to_csv(events)
+    text = to_csv(events, staff_names(session, events))
     deps.audit(session, action="desk.audit_export", actor=member.actor, person=person, context=context,
                details={"since": since.isoformat() if since else None, "until": until.isoformat() if until else None,
                         "rows": len(events)})

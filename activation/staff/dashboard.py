@@ -50,7 +50,8 @@ def summary(session: Session, deps: Deps, member: StaffMember,
 
     def rows(people: list[Person]) -> list[DashboardRow]:
         return [DashboardRow(p.id, p.employee_id, p.display_name, p.start_date,
-                             describe(p, p.activation, latest_invite(session, p.id), now, zone)) for p in people]
+                             describe(p, p.activation, latest_invite(session, p.id), now, zone, for_desk=True))
+                for p in people]
 
     attention = list(session.scalars(
         select(Person).join(Activation)

@@ -124,7 +124,8 @@ def preview(session: Session, deps: Deps, member: StaffMember, person_id: int, a
             context: audit.RequestContext = audit.NO_REQUEST) -> ActionPreview:
     person = access.desk_person(session, deps, member, person_id, AUDIT_ACTIONS[action], context)
     zone = zone_for(person.time_zone, deps.settings.policy).key
-    status = describe(person, person.activation, latest_invite(session, person.id), deps.clock.now(), zone)
+    status = describe(person, person.activation, latest_invite(session, person.id), deps.clock.now(), zone,
+                      for_desk=True)
     return ActionPreview(person.id, person.employee_id, person.display_name, status, why_not(action, person))
 
 

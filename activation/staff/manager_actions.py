@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,10 +13,10 @@ from activation import audit, invites
 from activation.deps import Deps
 from activation.errors import ActivationError, StateError
 from activation.masking import mask_email
-from activation.models import HrStatus, Person
-from activation.staff import access
+from activation.models import HrStatus, Invite, Person
+from activation.staff import access, directory
 from activation.staff.auth import StaffMember
-from activation.staff.status_words import StateInWords, describe, latest_invite
+from activation.staff.status_words import StateInWords, describe, latest_invite, short_time
 from activation.window import format_date
 
 RESEND_COOLDOWN = timedelta(minutes=5)
@@ -42,6 +43,9 @@ class StarterRow:
     status: StateInWords
     masked_email: str
     can_resend: bool
+    resend_wait_minutes: int = 0  # > 0: an invite went out moments ago; resend possible after that
+    resend_after: str = ""  # when, in the manager's time zone
+    on_premises: bool = False  # mastered in on-premises AD: the service desk switches it on
 
 
 @dataclass(frozen=True)
@@ -62,13 +66,33 @@ def _zone(session: Session, deps: Deps, member: StaffMember) -> str:
 
 
 def _row(session: Session, deps: Deps, person: Person, zone: str) -> StarterRow:
-    status = describe(person, person.activation, latest_invite(session, person.id), deps.clock.now(), zone)
+    invite = latest_invite(session, person.id)
+    now = deps.clock.now()
+    status = describe(person, person.activation, invite, now, zone)
+    activated = person.activation is not None and person.activation.completed_at is not None
+    on_prem = not activated and bool(directory.on_premises_mastered(session, deps, person.entra_object_id))
+    wait = cooldown_minutes(invite, now)
     return StarterRow(
         person_id=person.id, employee_id=person.employee_id, name=person.display_name,
         start_date=format_date(person.start_date), status=status,
         masked_email=mask_email(person.personal_email) if person.personal_email else "none on record",
-        can_resend=_resendable(person),
+        can_resend=_resendable(person) and not on_prem and wait == 0,
+        resend_wait_minutes=wait if _resendable(person) and not on_prem else 0,
+        resend_after=short_time(invite.issued_at + RESEND_COOLDOWN, zone) + f" {zone}" if invite and wait else "",
+        on_premises=on_prem,
     )
+
+
+def cooldown_minutes(invite: Invite | None, now: datetime) -> int:
+    """Whole minutes (rounded up) until a manager may resend; 0 when they may now."""
+    if invite is None or invite.issued_at + RESEND_COOLDOWN <= now:
+        return 0
+    return math.ceil((invite.issued_at + RESEND_COOLDOWN - now).total_seconds() / 60)
+
+
+def about_minutes(minutes: int) -> str:
+    """`in about 1 minute`, `in about 4 minutes`."""
+    return f"in about {minutes} minute" + ("" if minutes == 1 else "s")
 
 
 def _resendable(person: Person) -> bool:
@@ -79,7 +103,7 @@ def _resendable(person: Person) -> bool:
 
 def my_starters(session: Session, deps: Deps, member: StaffMember) -> MyStarters:
     """The signed-in manager's recent and upcoming joiners, soonest start first."""
-    mine = access.manager_employee_id(session, member)
+    mine = access.manager_employee_id(session, deps, member)
     if mine is None:
         return MyStarters(False, [])
     since: date = deps.clock.now().date() - timedelta(days=RECENT_START_DAYS)
@@ -111,8 +135,8 @@ def resend_invite(session: Session, deps: Deps, member: StaffMember, person_id: 
         raise StateError("this invite cannot be resent now")
     latest = latest_invite(session, person.id)
     now = deps.clock.now()
-    if latest is not None and latest.issued_at + RESEND_COOLDOWN > now:
-        left = int((latest.issued_at + RESEND_COOLDOWN - now).total_seconds() // 60) + 1
+    left = cooldown_minutes(latest, now)
+    if left:
         deps.audit(session, action=action, actor=member.actor, person=person, outcome="refused",
                    reason="cooldown", context=context)
         session.commit()

@@ -11,32 +11,14 @@ from sqlalchemy.orm import Session
 from activation import audit
 from activation.deps import Deps
 from activation.models import Activation, ActorType, AuditEvent, Person
-from activation.staff import access
+from activation.staff import access, directory
+from activation.staff.action_words import action_words, outcome_words
 from activation.staff.auth import StaffMember
-from activation.staff.status_words import StateInWords, describe, latest_invite, short_time
+from activation.staff.desk_actions import DeskAction, why_not
+from activation.staff.status_words import StateInWords, describe, labelled_time, latest_invite
 from activation.window import zone_for
 
 TIMELINE_LIMIT = 500
-
-ACTION_WORDS = {
-    "invite.issued": "Invite created",
-    "invite.sent": "Invite emailed",
-    "code.sent": "Code emailed",
-    "code.verify": "Code entered",
-    "activation.locked": "Activation locked",
-    "account.enabled": "Account switched on",
-    "account.step_failed": "Account step failed",
-    "tap.issued": "Temporary Access Pass issued (shown to the starter once)",
-    "activation.completed": "Activation completed",
-    "manager.notified": "Manager notified",
-    "manager.resend_invite": "Manager resent the invite",
-    "desk.unlock": "Service desk unlocked the activation",
-    "desk.resend_invite": "Service desk resent the invite",
-    "desk.revoke_tap": "Service desk revoked the Temporary Access Pass",
-    "desk.reset": "Service desk reset the activation",
-    "desk.cancel": "Service desk cancelled the activation",
-    "staff.access_denied": "Staff access refused",
-}
 
 
 @dataclass(frozen=True)
@@ -47,6 +29,7 @@ class TimelineEntry:
     action: str
     who: str
     outcome: str
+    outcome_words: str
     reason: str
 
 
@@ -58,6 +41,10 @@ class PersonPage:
     invite_expires: str
     manager_name: str
     timeline: list[TimelineEntry]
+    time_zone: str = "UTC"
+    actions: tuple[DeskAction, ...] = ()  # only those that fit the state now
+    on_premises_mastered: bool | None = None  # the portal cannot switch such an account on
+    tap_expires: str = ""
 
 
 def describe_actor(event: AuditEvent, names: dict[str, str]) -> str:
@@ -67,6 +54,14 @@ def describe_actor(event: AuditEvent, names: dict[str, str]) -> str:
     if event.actor_type is ActorType.STARTER:
         return "the starter"
     return event.actor_type.value
+
+
+def fitting_actions(person: Person) -> tuple[DeskAction, ...]:
+    """The actions offered on the person page: those that apply now, and "revoke pass" only when we
+    issued one that is still on record (the action itself stays reachable for a pass made elsewhere)."""
+    has_pass = person.activation is not None and bool(person.activation.tap_method_id)
+    return tuple(action for action in DeskAction
+                 if why_not(action, person) is None and (action is not DeskAction.REVOKE_TAP or has_pass))
 
 
 def person_page(session: Session, deps: Deps, member: StaffMember, person_id: int,
@@ -84,14 +79,23 @@ def person_page(session: Session, deps: Deps, member: StaffMember, person_id: in
         select(Person).where(Person.employee_id == person.manager_employee_id)
     ).first() if person.manager_employee_id else None
     timeline = [
-        TimelineEntry(at=e.at, when=short_time(e.at, zone), what=ACTION_WORDS.get(e.action, e.action), action=e.action,
-                      who=describe_actor(e, names), outcome=e.outcome, reason=e.reason or "")
+        TimelineEntry(at=e.at, when=labelled_time(e.at, zone), what=action_words(e.action, e.outcome),
+                      action=e.action, who=describe_actor(e, names), outcome=e.outcome,
+                      outcome_words=outcome_words(e.outcome), reason=e.reason or "")
         for e in events
     ]
+    activation = person.activation
+    mastered = None
+    if activation is None or activation.completed_at is None:  # before day one: can the portal switch it on?
+        mastered = directory.on_premises_mastered(session, deps, person.entra_object_id)
     return PersonPage(
-        person=person, activation=person.activation,
-        status=describe(person, person.activation, invite, now, zone),
-        invite_expires=short_time(invite.expires_at, zone) if invite is not None and invite.superseded_at is None
+        person=person, activation=activation,
+        status=describe(person, activation, invite, now, zone, for_desk=True),
+        time_zone=zone,
+        actions=fitting_actions(person),
+        on_premises_mastered=mastered,
+        tap_expires=labelled_time(activation.tap_expires_at, zone) if activation and activation.tap_expires_at else "",
+        invite_expires=labelled_time(invite.expires_at, zone) if invite is not None and invite.superseded_at is None
         else "",
         manager_name=(f"{manager.display_name} ({manager.employee_id})" if manager is not None
                       else person.manager_employee_id or ""),

@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from activation.errors import StateError
-from activation.staff import manager_actions
+from activation.staff import directory, manager_actions
 from portal.extensions import db, request_context, runtime
 from portal.forms import ButtonForm
 from portal.staff.current import require_staff, signed_in
@@ -14,18 +14,25 @@ from portal.staff.current import require_staff, signed_in
 bp = Blueprint("manager", __name__, url_prefix="/starters")
 
 
+@bp.errorhandler(directory.DirectoryUnavailable)
+def directory_unavailable(_problem: directory.DirectoryUnavailable) -> tuple[str, int]:
+    return _outcome("error", "We could not check your record in the directory just now. Please try again in a "
+                    "minute.", 503)
+
+
 @bp.get("/")
 @signed_in
 def starters() -> str:
     view = manager_actions.my_starters(db(), runtime().deps(), require_staff())
-    return render_template("staff/manager/starters.html", view=view)
+    return render_template("staff/manager/starters.html", view=view, about_minutes=manager_actions.about_minutes)
 
 
 @bp.get("/<int:person_id>/resend")
 @signed_in
 def confirm_resend(person_id: int) -> str:
     row = manager_actions.resend_preview(db(), runtime().deps(), require_staff(), person_id, request_context())
-    return render_template("staff/manager/confirm_resend.html", row=row, form=ButtonForm())
+    return render_template("staff/manager/confirm_resend.html", row=row, form=ButtonForm(),
+                           about_minutes=manager_actions.about_minutes)
 
 
 @bp.post("/<int:person_id>/resend")
@@ -37,8 +44,8 @@ def resend(person_id: int) -> Response | tuple[str, int]:
     try:
         sent = manager_actions.resend_invite(db(), runtime().deps(), require_staff(), person_id, request_context())
     except manager_actions.ResendCooldown as wait:
-        return _outcome("warning", "An invite was sent moments ago. You can send another in about "
-                        f"{wait.minutes_left} minutes.", 429)
+        return _outcome("warning", "An invite was sent moments ago. You can send another "
+                        f"{manager_actions.about_minutes(wait.minutes_left)}.", 429)
     except StateError:
         return _outcome("warning", "This invite cannot be resent now: the starter has already activated, or the "
                         "activation was cancelled or needs the service desk.", 409)

@@ -45,9 +45,10 @@ def test_starter_on_a_phone(live: Live, phone) -> None:  # type: ignore[no-untyp
     check_accessible(page)
     screenshot(page, "3-starter-result")
 
-    page.reload()
+    page.reload()  # post/redirect/get: a reload repeats the GET, no "resubmit the form?" and no second pass
     assert tap not in page.content()
     expect(page.get_by_role("heading", name="already activated")).to_be_visible()
+    expect(page.get_by_role("button", name="Email me a code for a new pass")).to_be_visible()
     check_accessible(page)
 
 

@@ -72,6 +72,13 @@ def test_get_missing_user_raises_not_found(harness: Harness) -> None:
     assert excinfo.value.status == 404
 
 
+def test_employee_id_of_a_user_from_the_directory(harness: Harness) -> None:
+    user = _new_person(harness)
+    assert harness.client.get_employee_id(user.id) == user.employee_id
+    with pytest.raises(NotFound):
+        harness.client.get_employee_id(str(uuid.uuid4()))
+
+
 def test_find_user_by_employee_id_including_a_quote(harness: Harness) -> None:
     plain = _new_person(harness)
     quoted = _new_person(harness, employee_id=f"O'B{uuid.uuid4().hex[:6]}")

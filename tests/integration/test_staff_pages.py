@@ -83,6 +83,25 @@ def test_manager_sees_own_reports_in_plain_words_with_masked_email(world: StaffW
     assert "Invite created but not emailed yet" in page and "Monday 2 March 2026" in page
 
 
+def test_a_manager_only_in_the_directory_sees_their_reports_and_a_clear_page_otherwise(world: StaffWorld) -> None:
+    from activation.graph.errors import ServiceUnavailable
+
+    riley = world.staff("Riley Reviewer")  # no HR record: HR pushed only the joiners
+    world.graph.add_user("M1002", "riley.reviewer@contoso.example", "Riley Reviewer", user_id=riley.oid)
+    world.person("E7", "Ada Lovelace", manager="M1002", email="ada@home.example")
+    assert "Ada Lovelace" in world.sign_in(riley).get("/staff/starters/").get_data(as_text=True)
+
+    nobody = world.staff("Sam Nobody")
+    world.graph.add_user(None, "sam@contoso.example", "Sam Nobody", user_id=nobody.oid)
+    page = world.sign_in(nobody).get("/staff/starters/").get_data(as_text=True)
+    assert "We cannot tell who reports to you" in page and "employee ID" in page
+
+    other = world.staff("Kim Other")
+    world.graph.fail_next("get_employee_id", ServiceUnavailable("down", status=503))
+    answer = world.sign_in(other).get("/staff/starters/")
+    assert answer.status_code == 503 and "try again in a minute" in answer.get_data(as_text=True)
+
+
 def test_manager_cannot_see_or_act_for_someone_else_and_it_is_audited(world: StaffWorld) -> None:
     manager = world.staff("Morgan Manager", employee_id="M1001")
     other = world.person("E2", "Alan Turing", manager="M9999", email="alan@home.example")
@@ -200,6 +219,49 @@ def test_desk_search_by_name_id_or_email_escapes_wildcards(world: StaffWorld) ->
     assert "1 match " in underscore and "Alan Turing" in underscore
 
 
+def _action_links(page: str) -> set[str]:
+    return set(re.findall(r'href="/staff/desk/people/\d+/([a-z-]+)"', page))
+
+
+@pytest.mark.parametrize(("state", "offered"), [
+    (ActivationState.LOCKED, {"unlock", "reset", "cancel"}),
+    (ActivationState.INVITED, {"resend-invite", "reset", "cancel"}),
+    (ActivationState.COMPLETED, {"reset"}),  # no unlock, no resend, no cancel; no pass on record to revoke
+    (ActivationState.CANCELLED, set()),
+])
+def test_desk_person_page_offers_only_the_actions_that_fit(world: StaffWorld, state, offered) -> None:  # type: ignore[no-untyped-def]
+    person = world.person("E1", state=state)
+    page = world.sign_in(world.staff("Dana Desk", desk=True)).get(f"/staff/desk/people/{person}").get_data(as_text=True)
+    assert _action_links(page) == offered
+
+
+def test_desk_pages_label_every_time_speak_in_words_and_never_send_the_desk_to_itself(world: StaffWorld) -> None:
+    person = world.person("E1", state=ActivationState.LOCKED, time_zone="Europe/Berlin")
+    client = world.sign_in(world.staff("Dana Desk", desk=True))
+    page = client.get(f"/staff/desk/people/{person}").get_data(as_text=True)
+    assert "contact the service desk" not in page.lower() and "site-footer" not in page
+    assert "Check it is really them" in page
+    times = re.findall(r"<time [^>]+>([^<]+)</time>", page)
+    assert times and all("Europe/Berlin" in t and "UTC" in t for t in times)
+    assert ">invite.issued<" not in page and ">success<" not in page
+    dashboard = client.get("/staff/desk/").get_data(as_text=True)
+    assert "contact the service desk" not in dashboard.lower()
+
+
+def test_an_account_mastered_on_premises_is_flagged_before_day_one(world: StaffWorld) -> None:
+    person = world.person("E1", start=date(2026, 3, 9))
+    world.graph.add_user("AD1", "ad1@contoso.example", "Grace Synced", on_premises_sync_enabled=True)
+    synced = world.person("AD2", "Grace Synced", email="synced@home.example", start=date(2026, 3, 9))
+    with world.runtime.session_factory() as session:
+        from activation.models import Person
+
+        session.get(Person, synced).entra_object_id = world.graph.find_user_by_employee_id("AD1").id  # type: ignore[union-attr]
+        session.commit()
+    client = world.sign_in(world.staff("Dana Desk", desk=True))
+    assert 'id="on-prem-flag"' in client.get(f"/staff/desk/people/{synced}").get_data(as_text=True)
+    assert 'id="on-prem-flag"' not in client.get(f"/staff/desk/people/{person}").get_data(as_text=True)
+
+
 def test_desk_person_page_shows_facts_state_and_timeline_but_never_a_secret(world: StaffWorld) -> None:
     person = world.person("E1", state=ActivationState.LOCKED)
     client = world.sign_in(world.staff("Dana Desk", desk=True))
@@ -237,7 +299,7 @@ def test_unlock_lets_a_locked_starter_get_a_new_code_and_finish(world: StaffWorl
     assert (unlocked.state, unlocked.failed_code_count, unlocked.lock_reason) == (ActivationState.INVITED, 0, None)
 
     world.post(starter, link, f"{link}/send-code")
-    result = world.post(starter, f"{link}/code", data={"code": world.code()})
+    result = starter.get(world.post(starter, f"{link}/code", data={"code": world.code()}).headers["Location"])
     assert result.status_code == 200 and "e1@contoso.example" in result.get_data(as_text=True)
     assert world.activation(person).state is ActivationState.COMPLETED
 
@@ -271,7 +333,7 @@ def test_revoke_tap_reset_and_cancel(world: StaffWorld) -> None:
     link = world.invite_link(person)
     starter = world.app.test_client()
     world.post(starter, link, f"{link}/send-code")
-    world.post(starter, f"{link}/code", data={"code": world.code()})
+    starter.get(world.post(starter, f"{link}/code", data={"code": world.code()}).headers["Location"])
     user_id = world.activation(person).person_id and world.graph.find_user_by_employee_id("E1").id  # type: ignore[union-attr]
     assert world.graph.list_taps(user_id)
 

@@ -73,15 +73,23 @@ def test_happy_path_shows_the_pass_once(world: World) -> None:
     code_page = client.get(f"{link}/code").get_data(as_text=True)
     assert "g***@h***.example" in code_page and "Send a new code" in code_page
 
-    result = client.post(f"{link}/code", data={"csrf_token": csrf_token(code_page), "code": world.code()})
+    posted = client.post(f"{link}/code", data={"csrf_token": csrf_token(code_page), "code": world.code()})
+    assert posted.status_code == 303 and posted.headers["Location"].endswith(f"{link}/pass")  # post/redirect/get
+    result = client.get(posted.headers["Location"])
     body = result.get_data(as_text=True)
     assert result.status_code == 200
     tap = html.unescape(re.search(r'id="tap">([^<]+)<', body).group(1))  # type: ignore[union-attr]
     assert tap and "e200@contoso.example" in body and "My Security Info" in body
+    valid = re.search(r"<dt>Valid until</dt><dd>([^<]+)</dd>", body).group(1)  # type: ignore[union-attr]
+    assert ") (" not in valid and "UTC" in valid and "(Europe/London)" in valid and "2 hours" in valid
+    assert 'data-copy-target="upn"' in body  # a copy button for the sign-in name too
     assert result.headers["Cache-Control"] == "no-store"
     for cookie in client._cookies.values():  # noqa: SLF001 - the cookie jar is what a browser keeps
         assert tap not in cookie.value
 
+    reloaded = client.get(f"{link}/pass")  # a reload repeats the GET: no form, no second pass
+    assert reloaded.status_code == 200 and tap not in reloaded.get_data(as_text=True)
+    assert "already activated" in reloaded.get_data(as_text=True)
     again = client.post(f"{link}/code", data={"csrf_token": csrf_token(code_page), "code": world.code()})
     assert tap not in again.get_data(as_text=True)
     assert "already activated" in again.get_data(as_text=True)
@@ -93,10 +101,15 @@ def test_wrong_code_error_is_next_to_the_field(world: World) -> None:
     post_form(client, link, f"{link}/send-code")
     code = world.code()
     wrong = str((int(code) + 1) % 10 ** len(code)).zfill(len(code))
-    response = post_form(client, f"{link}/code", f"{link}/code", {"code": wrong})
+    posted = post_form(client, f"{link}/code", f"{link}/code", {"code": wrong})
+    assert posted.status_code == 303  # a reload of the answer repeats the GET, not the guess
+    response = client.get(posted.headers["Location"])
     body = response.get_data(as_text=True)
     assert response.status_code == 400
     assert 'aria-invalid="true"' in body and "4 tries left" in body
+    client.get(posted.headers["Location"])
+    with world.runtime.session_factory() as session:
+        assert session.scalars(select(Activation.failed_code_count)).one() == 1
 
 
 def test_code_from_another_browser_does_not_work(world: World) -> None:
@@ -112,10 +125,10 @@ def test_graph_outage_gives_a_calm_try_again_page_and_retry_works(world: World) 
     link = world.joiner()
     post_form(client, link, f"{link}/send-code")
     world.graph.fail_next("create_tap", ServiceUnavailable("upstream said no", status=503), times=1)
-    failed = post_form(client, f"{link}/code", f"{link}/code", {"code": world.code()})
+    failed = client.get(post_form(client, f"{link}/code", f"{link}/code", {"code": world.code()}).headers["Location"])
     body = failed.get_data(as_text=True)
     assert failed.status_code == 503 and "upstream said no" not in body and "you do not need a new code" in body
-    retried = client.post(f"{link}/finish", data={"csrf_token": csrf_token(body)})
+    retried = client.post(f"{link}/finish", data={"csrf_token": csrf_token(body)}, follow_redirects=True)
     assert retried.status_code == 200 and 'id="tap"' in retried.get_data(as_text=True)
 
 
@@ -168,8 +181,10 @@ def activate(world: World, client) -> tuple[str, str]:  # type: ignore[no-untype
     link = world.joiner()
     post_form(client, link, f"{link}/send-code")
     result = post_form(client, f"{link}/code", f"{link}/code", {"code": world.code()})
-    assert result.status_code == 200
-    return link, result.get_data(as_text=True)
+    assert result.status_code == 303
+    page = client.get(result.headers["Location"])
+    assert page.status_code == 200
+    return link, page.get_data(as_text=True)
 
 
 def test_optional_password_is_checked_locally_then_set_through_graph(password_world: World) -> None:
@@ -255,3 +270,37 @@ def test_lost_link_answer_does_not_wait_for_the_email(make_settings, database_ur
         time.sleep(0.01)
     assert len(mailer.sent_to("grace@home.example", "invite")) == 1
     runtime.background.shutdown(wait=True)
+
+
+def test_a_lost_pass_gets_a_new_one_through_the_same_link(world: World) -> None:
+    client = world.app.test_client()
+    link, first_page = activate(world, client)
+    first = html.unescape(re.search(r'id="tap">([^<]+)<', first_page).group(1))  # type: ignore[union-attr]
+    reloaded = client.get(f"{link}/pass").get_data(as_text=True)
+    assert first not in reloaded and "Lost your Temporary Access Pass?" in reloaded
+    early = client.post(f"{link}/new-pass", data={"csrf_token": csrf_token(reloaded)})
+    assert early.status_code == 429 and "You can ask again in" in early.get_data(as_text=True)
+    world.runtime.deps().clock.advance(3600)  # type: ignore[attr-defined]
+    moved = client.post(f"{link}/new-pass", data={"csrf_token": csrf_token(reloaded)})
+    assert moved.status_code == 303 and moved.headers["Location"].endswith("/code")
+    code_page = client.get(moved.headers["Location"]).get_data(as_text=True)
+    posted = client.post(moved.headers["Location"], data={"csrf_token": csrf_token(code_page), "code": world.code()})
+    second = client.get(posted.headers["Location"]).get_data(as_text=True)
+    tap = html.unescape(re.search(r'id="tap">([^<]+)<', second).group(1))  # type: ignore[union-attr]
+    assert tap != first and len(world.graph.list_taps(world.graph.find_user_by_employee_id("E200").id)) == 1
+
+
+def test_after_a_desk_revoke_the_starter_is_told_what_to_do(world: World) -> None:
+    from activation.staff import desk_actions
+    from activation.staff.auth import DESK_ROLE, StaffMember
+
+    client = world.app.test_client()
+    link, _ = activate(world, client)
+    desk = StaffMember("oid-desk", "Dana Desk", "dana@contoso.example", frozenset({DESK_ROLE}))
+    with world.runtime.session_factory() as session:
+        person = session.scalars(select(Person).where(Person.employee_id == "E200")).one()
+        desk_actions.perform(session, world.runtime.deps(), desk, person.id, desk_actions.DeskAction.REVOKE_TAP,
+                             "caller says the pass was photographed")
+    page = client.get(link).get_data(as_text=True)
+    assert "The service desk has withdrawn your Temporary Access Pass" in page and "new-pass" not in page
+    assert "site-footer" not in page  # the contact is in the body, so the footer does not repeat it

@@ -144,3 +144,21 @@ def test_email_repr_never_shows_the_bodies(renderer: EmailRenderer) -> None:
     email = renderer.render("code", "ada@example.org", given_name="Ada", code="48213907", minutes=10)
 
     assert "48213907" not in repr(email)
+
+
+def test_the_invite_is_a_button_with_the_date_once_and_no_raw_url_in_html(renderer: EmailRenderer) -> None:
+    import re
+
+    email = renderer.render("invite", "ada@example.org", **invite_context())
+    visible = re.sub(r"<[^>]+>", " ", email.html)  # what a reader sees, without attributes
+    assert "activate.contoso.example" not in visible  # no long raw link in the HTML part
+    assert email.html.count('href="https://activate.contoso.example/invite/') == 1
+    assert visible.count("5 January 2026") == 1  # the day is said once
+    assert LINK in email.text  # the text part keeps the link: it is all a text reader has
+
+
+@pytest.mark.parametrize("kind", ["manager_notification", "manager_new_pass"])
+def test_a_body_that_names_the_contact_does_not_repeat_it_in_the_footer(renderer: EmailRenderer, kind: str) -> None:
+    email = renderer.render(kind, "boss@contoso.example", manager_name="Morgan", starter_name="Ada",
+                            completed_at="Monday 5 January 2026, 09:12 (Europe/London)")
+    assert email.html.count("the IT service desk") == 1 and email.text.count("the IT service desk") == 1

@@ -81,6 +81,81 @@ def test_desk_person_is_404_for_nobody_but_403_first_without_the_role(flow: Flow
 def test_manager_list_masks_email_and_never_shows_codes(flow: Flow) -> None:
     report = flow.person("E1", manager="M1001")
     flow.invite(report)
+    flow.clock.advance(5 * 60)
     [row] = manager_actions.my_starters(flow.session, flow.deps, MORGAN).rows
     assert row.masked_email == "a***@h***.example"
     assert row.can_resend and row.status.words == "Invite created but not emailed yet"
+
+
+def test_the_resend_cooldown_is_shown_before_the_click_in_whole_minutes(flow: Flow) -> None:
+    report = flow.person("E1", manager="M1001")
+    flow.invite(report)
+    flow.clock.advance(4 * 60 + 30)
+    [row] = manager_actions.my_starters(flow.session, flow.deps, MORGAN).rows
+    assert not row.can_resend and row.resend_wait_minutes == 1 and row.resend_after.endswith(" Europe/London")
+    assert manager_actions.about_minutes(1) == "in about 1 minute"
+    assert manager_actions.about_minutes(4) == "in about 4 minutes"
+    with pytest.raises(manager_actions.ResendCooldown) as wait:
+        manager_actions.resend_invite(flow.session, flow.deps, MORGAN, report.id)
+    assert wait.value.minutes_left == 1
+
+
+def test_no_personal_email_says_ask_hr(flow: Flow) -> None:
+    flow.person("E1", manager="M1001", email=None)
+    [row] = manager_actions.my_starters(flow.session, flow.deps, MORGAN).rows
+    assert not row.can_resend and "Ask HR to add their personal email" in row.status.next_step
+    assert "send it now" not in row.status.next_step
+
+
+def test_an_account_mastered_on_premises_is_left_to_the_desk(flow: Flow) -> None:
+    flow.person("E1", manager="M1001", on_prem=True)
+    flow.clock.advance(10 * 60)
+    [row] = manager_actions.my_starters(flow.session, flow.deps, MORGAN).rows
+    assert row.on_premises and not row.can_resend and row.resend_wait_minutes == 0
+
+
+# -- a manager the HR file never sent: their employeeId comes from the directory -----------------
+
+RILEY = StaffMember("oid-riley", "Riley Reviewer", "riley@contoso.example", frozenset())
+
+
+def test_a_manager_not_in_the_hr_file_is_found_through_the_directory(flow: Flow) -> None:
+    flow.graph.add_user("M1002", "riley@contoso.example", "Riley Reviewer", user_id=RILEY.oid)
+    report = flow.person("E3", manager="M1002")
+    view = manager_actions.my_starters(flow.session, flow.deps, RILEY)
+    assert view.known_manager is True
+    assert [row.employee_id for row in view.rows] == ["E3"]
+    assert access.report_of(flow.session, flow.deps, RILEY, report.id, "test") is report
+
+
+def test_the_directory_answer_is_cached_briefly_in_the_database_then_rechecked(flow: Flow) -> None:
+    from activation.models import DirectoryLookup
+    from activation.staff import directory
+
+    flow.graph.add_user("M1002", "riley@contoso.example", "Riley Reviewer", user_id=RILEY.oid)
+    report = flow.person("E3", manager="M1002")
+    access.report_of(flow.session, flow.deps, RILEY, report.id, "test")
+    access.report_of(flow.session, flow.deps, RILEY, report.id, "test")
+    assert [op for op, _ in flow.graph.calls].count("get_employee_id") == 1
+    assert flow.session.get(DirectoryLookup, RILEY.oid).employee_id == "M1002"
+
+    flow.graph.set_employee_id(RILEY.oid, "M9999")  # the directory changes: no longer that employeeId
+    flow.clock.advance(directory.CACHE_SECONDS + 1)
+    with pytest.raises(access.AccessDenied):
+        access.report_of(flow.session, flow.deps, RILEY, report.id, "test")
+    assert [op for op, _ in flow.graph.calls].count("get_employee_id") == 2
+
+
+def test_no_employee_id_in_the_directory_means_no_reports(flow: Flow) -> None:
+    flow.graph.add_user(None, "riley@contoso.example", "Riley Reviewer", user_id=RILEY.oid)
+    flow.person("E3", manager="M1002")
+    assert manager_actions.my_starters(flow.session, flow.deps, RILEY).known_manager is False
+
+
+def test_a_directory_outage_is_said_not_mistaken_for_no_reports(flow: Flow) -> None:
+    from activation.graph.errors import ServiceUnavailable
+    from activation.staff import directory
+
+    flow.graph.fail_next("get_employee_id", ServiceUnavailable("down", status=503))
+    with pytest.raises(directory.DirectoryUnavailable):
+        manager_actions.my_starters(flow.session, flow.deps, RILEY)

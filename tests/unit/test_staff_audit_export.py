@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from activation.audit import Actor
 from activation.models import ActorType, AuditEvent
 from activation.staff import audit_export
 from activation.staff.auth import DESK_ROLE, StaffMember
@@ -30,7 +31,7 @@ def test_csv_quotes_per_rfc_4180_and_round_trips() -> None:
                        action="desk.unlock", employee_id="E1", outcome="success",
                        reason='Said "hi", then\nleft; =cmd', request_id=None, client_ip=None,
                        details={"invite": "kept"})
-    text = audit_export.to_csv([event])
+    text = audit_export.to_csv([event]).removeprefix(audit_export.BOM)
     assert text.startswith("at,actor_type,") and "\r\n" in text
     assert '"Said ""hi"", then\nleft; =cmd"' in text
     [row] = list(csv.DictReader(io.StringIO(text, newline="")))
@@ -39,6 +40,25 @@ def test_csv_quotes_per_rfc_4180_and_round_trips() -> None:
                          employee_id="=HYPERLINK(1)", outcome="success", reason="-1", details={})
     [row] = list(csv.DictReader(io.StringIO(audit_export.to_csv([formula]), newline="")))
     assert (row["employee_id"], row["reason"]) == ("'=HYPERLINK(1)", "'-1")
+
+
+def test_csv_starts_with_a_bom_and_names_staff_and_actions_in_words(memory_session, make_settings) -> None:  # type: ignore[no-untyped-def]
+    flow = make_flow(memory_session, make_settings())
+    flow.person("SD1", with_account=False, email=None, entra_object_id="oid-dana")  # named Ada Lovelace
+    person = flow.person("E1")
+    desk = StaffMember("oid-dana", "Dana", "dana@contoso.example", frozenset({DESK_ROLE}))
+    flow.deps.audit(memory_session, action="desk.unlock", actor=desk.actor, person=person, reason="caller verified")
+    flow.deps.audit(memory_session, action="person.created", actor=Actor.system(), person=person)
+    memory_session.commit()
+    exported = audit_export.export(memory_session, flow.deps, desk, employee_id="E1")
+    raw = exported.text.encode("utf-8")
+    assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only with the byte-order mark
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    unlock = next(r for r in rows if r["action"] == "desk.unlock")
+    assert (unlock["actor_id"], unlock["actor_name"]) == ("oid-dana", "Ada Lovelace")
+    assert unlock["what"] == "Service desk unlocked the activation"
+    created = next(r for r in rows if r["action"] == "person.created")
+    assert created["what"] == "Person added from HR data" and created["actor_name"] == ""
 
 
 @pytest.mark.parametrize(

@@ -193,6 +193,41 @@ def test_lockout_across_codes_and_resend_does_not_reset_it(flow: Flow) -> None:
     assert flow.session.scalars(select(AuditEvent).where(AuditEvent.action == "activation.locked")).one()
 
 
+def test_only_comparisons_against_a_live_code_count_towards_the_lockout(flow: Flow) -> None:
+    token, opened = flow.invite(flow.person())
+    codes.request_code(flow.session, flow.deps, opened, BROWSER)
+    first = flow.last_code()
+    for _ in range(5):
+        with pytest.raises(codes.CodeRejected):
+            codes.verify_code(flow.session, flow.deps, flow.reopen(token), BROWSER, wrong(first))
+    for _ in range(3):  # the used-up code again (a reload, a second tab): nothing is compared
+        with pytest.raises(codes.CodeUsedUp):
+            codes.verify_code(flow.session, flow.deps, flow.reopen(token), BROWSER, wrong(first))
+    assert flow.reopen(token).activation.failed_code_count == 5
+    flow.clock.advance(61)
+    codes.request_code(flow.session, flow.deps, flow.reopen(token), BROWSER)
+    flow.clock.advance(11 * 60)  # the new code expires unused
+    for _ in range(3):
+        with pytest.raises(codes.CodeExpired):
+            codes.verify_code(flow.session, flow.deps, flow.reopen(token), BROWSER, "123456")
+    activation = flow.reopen(token).activation
+    assert activation.failed_code_count == 5 and activation.state is ActivationState.CODE_SENT
+
+
+def test_the_pause_is_announced_before_it_happens(flow: Flow) -> None:
+    token, opened = flow.invite(flow.person())
+    threshold = flow.deps.settings.policy.lockout_threshold
+    codes.request_code(flow.session, flow.deps, opened, BROWSER)
+    announced = []
+    for _ in range(5):
+        with pytest.raises(codes.CodeRejected) as rejected:
+            codes.verify_code(flow.session, flow.deps, flow.reopen(token), BROWSER, wrong(flow.last_code()))
+        announced.append(rejected.value.failures_left)
+    assert announced == [threshold - n for n in range(1, 6)]
+    current = codes.current_code(flow.session, flow.deps, flow.reopen(token), BROWSER)
+    assert current is not None and current.used_up and current.failures_left == threshold - 5
+
+
 def test_locked_activation_answers_a_correct_code_like_a_wrong_one(flow: Flow) -> None:
     token, opened = flow.invite(flow.person())
     codes.request_code(flow.session, flow.deps, opened, BROWSER)
@@ -327,6 +362,19 @@ def test_lost_link_sends_only_to_eligible_known_addresses(flow: Flow) -> None:
     assert outcomes == ["ignored"]
 
 
+@pytest.mark.parametrize(("stored", "typed"), [
+    ("zoe.nguyen@home.example", "Zoe.Nguyen@Home.Example"),
+    ("Zoe.Nguyen@home.example", "zoe.nguyen@HOME.example"),
+    ("ZOE.NGUYEN@HOME.EXAMPLE", " zoe.nguyen@home.example "),
+])
+def test_lost_link_compares_addresses_case_insensitively_on_both_sides(flow: Flow, stored: str, typed: str) -> None:
+    person = flow.person(email=stored)
+    flow.invite(person)
+    lost_link.request_new_link(flow.session, flow.deps, typed)
+    assert len(flow.mailer.sent_to(stored, "invite")) == 1
+    assert [e.outcome for e in audit.events(flow.session, action="lost_link.requested")] == []
+
+
 def test_a_new_invite_that_could_not_be_sent_keeps_the_old_link_working(flow: Flow) -> None:
     person = flow.person()
     first = invites.issue(flow.session, flow.deps, person, audit.Actor.system())
@@ -361,3 +409,17 @@ def test_a_closed_window_expires_the_activation_and_staff_can_reopen_it(flow: Fl
     assert account_steps.finish(flow.session, flow.deps, flow.reopen(new_token), BROWSER).tap
     issued = audit.events(flow.session, person_id=person.id, action="invite.issued")[0]
     assert "window_reopened_until" in issued.details
+
+
+# -- wording ------------------------------------------------------------------------------------
+
+def test_times_say_the_zone_once_and_utc_beside_it() -> None:
+    from activation.window import format_duration, format_local_and_utc
+
+    moment = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+    said = format_local_and_utc(moment, "Europe/Berlin")
+    assert said == "Monday 2 March 2026, 11:30 (Europe/Berlin), 10:30 UTC"
+    assert ") (" not in said
+    assert format_local_and_utc(datetime(2026, 3, 2, 23, 30, tzinfo=UTC), "Europe/Berlin").endswith(
+        "Monday 2 March 2026, 23:30 UTC")  # another day in UTC: the date is said
+    assert [format_duration(m) for m in (60, 120, 90, 1)] == ["1 hour", "2 hours", "90 minutes", "1 minute"]

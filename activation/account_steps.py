@@ -21,8 +21,8 @@ from activation.deps import Deps
 from activation.errors import ActivationError
 from activation.graph.errors import GraphError, OnPremisesMastered, TokenError
 from activation.invites import OpenInvite
+from activation.jobs.submit import submit
 from activation.models import Activation, ActivationState, Person
-from activation.notifications import notify_manager
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,9 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
     deps.audit(session, action="activation.completed", actor=starter, person=person, context=context)
     session.commit()
     if policy.manager_notification:
-        notify_manager(session, deps, person)
+        submit(session, deps, "mail.manager_notice", {"person_id": person.id},
+               key=f"activation-{activation.id}-{now.isoformat()}")
+        session.commit()
     return IssuedPass(
         user_principal_name=person.upn or "",
         lifetime_minutes=tap.lifetime_minutes or policy.tap_lifetime_minutes,

@@ -241,6 +241,11 @@ def send_due(session: Session, deps: Deps, *, dry_run: bool = False) -> InviteRu
     return InviteRunReport(sent, failed, skipped, expired)
 
 
+def why_not_invitable(person: Person, deps: Deps, now: datetime) -> str | None:
+    """Why `send_due` would skip this person now, or None when they can be invited."""
+    return _why_not_invitable(person, deps, now)
+
+
 def _why_not_invitable(person: Person, deps: Deps, now: datetime) -> str | None:
     if person.hr_status is HrStatus.TERMINATED:
         return "leaver: HR status is terminated"

@@ -12,7 +12,9 @@ from activation.models import Person
 from activation.window import format_local
 
 
-def notify_manager(session: Session, deps: Deps, person: Person) -> bool:
+def notify_manager(session: Session, deps: Deps, person: Person, *, raise_errors: bool = False) -> bool:
+    """Email the manager; False when skipped or failed (audited). `raise_errors` re-raises a mail failure
+    after auditing it, so a queued job can retry."""
     if not person.manager_employee_id:
         return False
     manager = session.scalars(select(Person).where(Person.employee_id == person.manager_employee_id)).first()
@@ -32,6 +34,8 @@ def notify_manager(session: Session, deps: Deps, person: Person) -> bool:
         deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person,
                    outcome="failure", reason=str(exc))
         session.commit()
+        if raise_errors:
+            raise
         return False
     deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person,
                details={"manager_employee_id": manager.employee_id})

@@ -124,14 +124,21 @@ def provision_file(session: Session, deps: Deps, path: str | Path, *, mapping: M
 
 
 def provision_objects(session: Session, deps: Deps, objects: list[object], *, client_id: int, client_name: str,
-                      body: bytes) -> RunResult:
-    """Workers pushed over the HR API (already authenticated). Runs synchronously; never forced."""
+                      body: bytes, queued_run_id: int | None = None) -> RunResult:
+    """Workers pushed over the HR API (already authenticated); never forced.
+
+    The API queues the push (activation/jobs/); the job calls this with the run it queued.
+    """
     mapping = resolve_mapping(deps.settings)
     return run_provisioning(
         session, deps, source_name=f"api:{client_name}", rows=rows_from_objects(objects, mapping=mapping),
         mapping=mapping, source="api", source_hash=hashlib.sha256(body).hexdigest(), api_client_id=client_id,
-        actor=Actor(ActorType.API, client_name[:64]),
+        actor=api_actor(client_name), queued_run_id=queued_run_id,
     )
+
+
+def api_actor(client_name: str) -> Actor:
+    return Actor(ActorType.API, client_name[:64])
 
 
 def run_provisioning(
@@ -139,14 +146,14 @@ def run_provisioning(
     dry_run: bool = False, force: bool = False, full: bool = False, wait: bool = False,
     wait_seconds: float = DEFAULT_WAIT_SECONDS, report_path: str | Path | None = None,
     progress: Progress | None = None, actor: Actor | None = None, source: str = "file",
-    source_hash: str | None = None, api_client_id: int | None = None,
+    source_hash: str | None = None, api_client_id: int | None = None, queued_run_id: int | None = None,
 ) -> RunResult:
     actor = actor or Actor.system()
     progress = progress or Progress()
     policy = deps.settings.policy
     mode = runs.MODE_DRY_RUN if dry_run else runs.MODE_APPLY
     run = runs.start_run(session, deps, source=source, source_name=source_name, source_hash=source_hash, mode=mode,
-                         actor=actor, api_client_id=api_client_id)
+                         actor=actor, api_client_id=api_client_id, queued_run_id=queued_run_id)
     today = deps.clock.now().date()
     try:
         known = load_known(session)

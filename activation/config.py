@@ -119,6 +119,7 @@ class PolicySettings:
     mass_change_count: int = 50
     upload_rate_calls: int = 40
     upload_rate_period_seconds: float = 5.0
+    bulk_upload_daily_quota: int = 2000  # the tenant's licence: 2,000 (Entra ID P1/P2) or 6,000 (Governance)
     default_time_zone: str = "UTC"
     manager_notification: bool = True
 

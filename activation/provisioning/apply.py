@@ -23,7 +23,7 @@ from activation.deps import Deps
 from activation.errors import ActivationError, ConfigurationError
 from activation.graph.errors import Forbidden, GraphError, Throttled, Unauthorized
 from activation.models import ActorType, Person
-from activation.provisioning import runs
+from activation.provisioning import runs, upload_quota
 from activation.provisioning.adopt import adopt_existing_accounts
 from activation.provisioning.batches import BulkBatch, RatePacer, split_into_batches
 from activation.provisioning.leavers import LeaverIssue, LeaverOutcome, offboard_leavers
@@ -177,11 +177,22 @@ def run_provisioning(
     result = _Outcome(run.id, mode, validation, verdict, forced)
     changes = list(planned.to_upload())
 
+    quota = upload_quota.check(session, now=deps.clock.now(), daily_quota=policy.bulk_upload_daily_quota,
+                               records_to_upload=len(changes))
+    run.counts = {**run.counts, "bulk_upload_quota": quota.as_counts()}
+    session.commit()
+    if quota.exceeded and not dry_run and not (verdict.blocked and not force):
+        runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT)
+                                 for c in [*changes, *planned.skipped]))
+        runs.finish_run(session, deps, run, status=runs.STATUS_BLOCKED, actor=actor,
+                        message=f"stopped before uploading: {quota.message()}")
+        return result.finish(session, run, report_path)
     if dry_run or (verdict.blocked and not force):
         upload_status = runs.UPLOAD_PLANNED if dry_run else runs.UPLOAD_NOT_SENT
         runs.add_items(session, (runs.change_item(run.id, c, upload_status=upload_status)
                                  for c in [*changes, *planned.skipped]))
-        status, message = ((runs.STATUS_PLANNED, "dry run: the plan was recorded; nothing was changed")
+        status, message = ((runs.STATUS_PLANNED, "dry run: the plan was recorded; nothing was changed"
+                            + (f"; applying it now would stop: {quota.message()}" if quota.exceeded else ""))
                            if dry_run else (runs.STATUS_BLOCKED, f"stopped before uploading: {verdict.reason}"))
         runs.finish_run(session, deps, run, status=status, actor=actor, message=message)
         return result.finish(session, run, report_path)

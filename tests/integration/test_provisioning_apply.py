@@ -371,3 +371,18 @@ def test_a_second_applying_run_is_refused_while_one_is_running(world: World) -> 
     assert world.run(*DAY_ONE_FILE, dry_run=True).status == runs.STATUS_PLANNED  # a dry run may still look
     world.clock.advance(3 * 3600)  # a run "running" for hours has crashed: it no longer blocks
     assert world.run(*DAY_ONE_FILE).ok
+
+
+def test_a_run_that_would_exceed_the_daily_bulk_upload_quota_stops_before_uploading(build_world) -> None:  # type: ignore[no-untyped-def]
+    world = build_world(bulk_upload_daily_quota=3)
+    first = world.run(*(hr_line(f"E{n}") for n in range(1, 101)))  # 2 calls of today's 3
+    assert first.status == runs.STATUS_UPLOADED and len(world.graph.payloads) == 2
+    assert first.counts["bulk_upload_quota"] == {"daily_quota": 3, "used_today": 0, "left": 3, "needed": 2}
+    plan = world.run(*(hr_line(f"F{n}") for n in range(1, 61)), name="more.csv", dry_run=True)
+    assert "applying it now would stop" in plan.message and "only 1 of today's 3 are left" in plan.message
+    second = world.run(*(hr_line(f"F{n}") for n in range(1, 61)), name="more.csv")  # needs 2, 1 left
+    assert second.status == runs.STATUS_BLOCKED and len(world.graph.payloads) == 2  # nothing more was sent
+    assert "needs 2 bulkUpload call(s) but only 1 of today's 3 are left" in second.message
+    world.next_day()
+    third = world.run(*(hr_line(f"F{n}") for n in range(1, 61)), name="more.csv")
+    assert third.status == runs.STATUS_UPLOADED and len(world.graph.payloads) == 2  # a new day, a new quota

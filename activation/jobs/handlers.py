@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from activation import audit, invites, lost_link
 from activation.deps import Deps
-from activation.graph.errors import GraphTransientError, Throttled
+from activation.graph.errors import GraphTransientError
 from activation.jobs.errors import GiveUp, RetryLater
 from activation.jobs.mail_pacing import wait_for_room
 from activation.jobs.submit import submit
@@ -47,9 +47,8 @@ def _effect_recorded(session: Session, job: Job, action: str, outcomes: tuple[st
 
 
 def _mail_failed(exc: MailDeliveryError | invites.InviteNotSent, what: str) -> RetryLater:
-    cause = exc.__cause__
-    delay = cause.retry_after if isinstance(cause, Throttled) else None
-    return RetryLater(f"{what}: {getattr(exc, 'reason', None) or exc}", delay=delay)
+    """Retry after the Retry-After a throttled mailbox sent, else after the usual backoff."""
+    return RetryLater(f"{what}: {getattr(exc, 'reason', None) or exc}", delay=exc.retry_after)
 
 
 def _pace(session: Session, deps: Deps) -> None:

@@ -152,13 +152,11 @@ def test_scheduled_invites_queue_one_paced_job_per_due_joiner(flow: Flow) -> Non
 
 
 def test_a_throttled_mailbox_is_retried_after_its_retry_after(flow: Flow) -> None:
-    from activation.graph.errors import Throttled
     from activation.mail.message import MailDeliveryError
 
     invited_person(flow)
     job = lost_link(flow)
-    throttled = MailDeliveryError("Graph sendMail failed (Throttled)", backend="graph", cause="Throttled")
-    throttled.__cause__ = Throttled("Mailbox over its limit", retry_after=42)
-    flow.mailer.fail_next(1, throttled)
+    flow.mailer.fail_next(1, MailDeliveryError("Graph sendMail failed (Throttled)", backend="graph",
+                                               cause="Throttled", retry_after=42))
     outcome = run_job(flow.session, flow.deps, job.id, default_handlers())
     assert outcome.state is JobState.QUEUED and outcome.retry_at == flow.clock.now() + timedelta(seconds=42)

@@ -62,7 +62,7 @@ def finish(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
     activation, person = opened.activation, opened.person
     now = deps.clock.now()
     _check_resumable(session, deps, activation, browser_id, now)
-    if not _take_lease(session, activation, now):
+    if not _take_lease(session, activation, now, deps.settings.policy.account_step_lease_seconds):
         raise StepsInProgress()
     session.refresh(activation)
     starter = audit.Actor.starter(person.employee_id)
@@ -88,12 +88,12 @@ def _check_resumable(session: Session, deps: Deps, activation: Activation, brows
         raise ResumeNotAllowed()
 
 
-def _take_lease(session: Session, activation: Activation, now: datetime) -> bool:
+def _take_lease(session: Session, activation: Activation, now: datetime, lease_seconds: int = LEASE_SECONDS) -> bool:
     taken = session.execute(
         update(Activation)
         .where(Activation.id == activation.id, Activation.state.in_(RESUMABLE_STATES),
                or_(Activation.step_lease_until.is_(None), Activation.step_lease_until < now))
-        .values(step_lease_until=now + timedelta(seconds=LEASE_SECONDS), version=Activation.version + 1)
+        .values(step_lease_until=now + timedelta(seconds=lease_seconds), version=Activation.version + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
     session.commit()

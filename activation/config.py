@@ -119,6 +119,7 @@ class PolicySettings:
     mass_change_count: int = 50
     upload_rate_calls: int = 40
     upload_rate_period_seconds: float = 5.0
+    account_step_lease_seconds: int = 120  # how long one request may hold an activation's account steps
     bulk_upload_daily_quota: int = 2000  # the tenant's licence: 2,000 (Entra ID P1/P2) or 6,000 (Governance)
     default_time_zone: str = "UTC"
     manager_notification: bool = True
@@ -285,8 +286,8 @@ def _validate_queue(settings: Settings) -> None:
         raise ConfigurationError(
             f"{settings.env} needs a shared job queue: set ACTIVATION_QUEUE_URL=redis://<host>:6379/<db> "
             "(SQLite and memory queues are for demo, development and tests on one machine).")
-    if queue.max_attempts < 1 or queue.retry_delay_seconds <= 0 or queue.lease_seconds < 30:
-        raise ConfigurationError("[queue] max_attempts >= 1, retry_delay_seconds > 0 and lease_seconds >= 30.")
+    if queue.max_attempts < 1 or queue.retry_delay_seconds <= 0 or queue.lease_seconds < 5:
+        raise ConfigurationError("[queue] max_attempts >= 1, retry_delay_seconds > 0 and lease_seconds >= 5.")
     if not 1 <= queue.mail_per_minute <= 30:
         raise ConfigurationError("[queue] mail_per_minute must be 1-30: Exchange Online allows about 30 a minute.")
 

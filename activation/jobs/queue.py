@@ -59,7 +59,9 @@ class JobQueue:
         self.runtime = runtime
         self.handlers = handlers
         self.schedule = list(schedule)
-        self._run_task = huey.task(name="activation.run_job")(self._run_and_reschedule)
+        # Huey's own retries cover what the ledger cannot record: the database itself being away.
+        self._run_task = huey.task(name="activation.run_job", retries=6, retry_delay=2,
+                                   retry_backoff=2)(self._run_and_reschedule)
         huey.periodic_task(every_minute, name="activation.sweep")(self.sweep)
         for periodic in self.schedule:
             huey.periodic_task(periodic.is_due, name=f"activation.periodic.{periodic.kind}")(

@@ -30,7 +30,7 @@ class Runtime:
     session_factory: sessionmaker[Session]
     clock: Clock = field(default_factory=SystemClock)
     _lazy: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # builders may nest (graph mail)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Runtime:

@@ -55,16 +55,24 @@ def _pace(session: Session, deps: Deps) -> None:
     wait_for_room(session, now=deps.clock.now(), per_minute=deps.settings.queue.mail_per_minute)
 
 
+def _forget_address(job: Job) -> None:
+    """The typed address is needed only until the job is over: keep no personal data in the ledger."""
+    job.payload = {**job.payload, "email": None}
+
+
 def lost_link_mail(session: Session, deps: Deps, job: Job) -> dict[str, Any] | None:
     """A starter asked for a fresh link: rate-limit and look up once, then send until it goes."""
     if _effect_recorded(session, job, "invite.sent"):
+        _forget_address(job)
         return {"sent": True}
     person_id = (job.result or {}).get("person_id")
     if person_id is None:
-        person = lost_link.eligible_joiner(session, deps, str(job.payload.get("email", "")), deps.context)
+        person = lost_link.eligible_joiner(session, deps, str(job.payload.get("email") or ""), deps.context)
         if person is None:
+            _forget_address(job)
             return {"sent": False}  # audited as refused or ignored; the starter's page was the same anyway
         job.result = {"person_id": person.id}
+        _forget_address(job)  # from here on the job works from the person, not the address
         session.commit()
     else:
         person = session.get(Person, person_id)

@@ -206,3 +206,21 @@ def worker_command() -> list[str]:
 def gunicorn_command(port: int) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
             "--graceful-timeout", "5", "portal:create_app()"]
+
+
+def emulator_env(info: Any) -> dict[str, str]:
+    """Environment variables wiring one of our programs to a running emulator."""
+    return {
+        "ACTIVATION_TENANT_ID": info.tenant_id, "ACTIVATION_CLIENT_ID": info.client_id,
+        "ACTIVATION_CLIENT_SECRET": info.client_secret, "ACTIVATION_AUTHORITY_HOST": info.base_url,
+        "ACTIVATION_GRAPH_URL": info.base_url, "ACTIVATION_CA_BUNDLE": info.ca_path,
+        "ACTIVATION_PROVISIONING_SP_ID": info.provisioning_sp_id,
+        "ACTIVATION_PROVISIONING_JOB_ID": info.provisioning_job_id,
+    }
+
+
+def emulator_settings(info: Any) -> dict[str, str]:
+    """The same wiring as a `microsoft` settings section (for in-process runtimes)."""
+    return {"tenant_id": info.tenant_id, "client_id": info.client_id, "client_secret": info.client_secret,
+            "authority_host": info.base_url, "graph_url": info.base_url, "ca_bundle": info.ca_path,
+            "provisioning_sp_id": info.provisioning_sp_id, "provisioning_job_id": info.provisioning_job_id}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from sqlalchemy import event
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from activation.config import Settings
@@ -59,9 +60,7 @@ class JobQueue:
         self.runtime = runtime
         self.handlers = handlers
         self.schedule = list(schedule)
-        # Huey's own retries cover what the ledger cannot record: the database itself being away.
-        self._run_task = huey.task(name="activation.run_job", retries=6, retry_delay=2,
-                                   retry_backoff=2)(self._run_and_reschedule)
+        self._run_task = huey.task(name="activation.run_job")(self._run_and_reschedule)
         huey.periodic_task(every_minute, name="activation.sweep")(self.sweep)
         for periodic in self.schedule:
             huey.periodic_task(periodic.is_due, name=f"activation.periodic.{periodic.kind}")(
@@ -93,7 +92,14 @@ class JobQueue:
             return run_job(session, self.runtime.deps(), job_id, self.handlers)
 
     def _run_and_reschedule(self, job_id: int) -> None:
-        outcome = self.run(job_id)
+        try:
+            outcome = self.run(job_id)
+        except (OperationalError, InterfaceError):
+            # The database went away mid-job: the row may still say "running". Look again once its
+            # lease is over (Huey's store is not the database, so this message survives the outage).
+            logger.warning("job %s: the database is unavailable; trying again after its lease", job_id)
+            self.enqueue(job_id, self.runtime.settings.queue.lease_seconds + 1)
+            return
         if outcome.retry_at is not None:
             self.enqueue(job_id, max(0.0, (outcome.retry_at - self.runtime.clock.now()).total_seconds()))
 

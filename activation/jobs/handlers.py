@@ -133,8 +133,11 @@ def push_run(session: Session, deps: Deps, job: Job) -> dict[str, Any] | None:
     workers = job.payload.get("workers")
     if workers is None:
         return {"run_id": run.id}  # finished before: the workers were dropped from the ledger then
+    if run.status not in (runs.STATUS_QUEUED, runs.STATUS_RUNNING):  # finished; only the ledger missed it
+        job.payload = {**job.payload, "workers": None}
+        return {"run_id": run.id, "status": run.status}
     queued_run_id: int | None = run.id
-    if run.status != runs.STATUS_QUEUED:  # an earlier attempt started it and stopped part-way
+    if run.status == runs.STATUS_RUNNING:  # an earlier attempt started it and stopped part-way
         queued_run_id = None
         _mark_interrupted(session, deps, run, job)
     client = str(job.payload.get("client_name", "api"))

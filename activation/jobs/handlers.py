@@ -133,13 +133,17 @@ def push_run(session: Session, deps: Deps, job: Job) -> dict[str, Any] | None:
     workers = job.payload.get("workers")
     if workers is None:
         return {"run_id": run.id}  # finished before: the workers were dropped from the ledger then
-    if run.status not in (runs.STATUS_QUEUED, runs.STATUS_RUNNING):  # finished; only the ledger missed it
-        job.payload = {**job.payload, "workers": None}
+    interrupted = bool(job.payload.get("interrupted"))
+    if not interrupted and run.status not in (runs.STATUS_QUEUED, runs.STATUS_RUNNING):
+        job.payload = {**job.payload, "workers": None}  # finished before; only the ledger missed it
         return {"run_id": run.id, "status": run.status}
     queued_run_id: int | None = run.id
-    if run.status == runs.STATUS_RUNNING:  # an earlier attempt started it and stopped part-way
+    if interrupted or run.status == runs.STATUS_RUNNING:  # an earlier attempt started it and stopped part-way
         queued_run_id = None
-        _mark_interrupted(session, deps, run, job)
+        if not interrupted:
+            _mark_interrupted(session, deps, run, job)
+            job.payload = {**job.payload, "interrupted": True}
+            session.commit()
     client = str(job.payload.get("client_name", "api"))
     try:
         result = provision_objects(session, deps, workers, client_id=int(job.payload["client_id"]),

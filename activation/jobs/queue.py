@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 QUEUE_NAME = "activation"
+PENDING_KEY = "activation.jobs.pending"
 
 
 def queue_url(settings: Settings) -> str:
@@ -75,15 +76,33 @@ class JobQueue:
             self._run_task(job_id)
 
     def enqueue_after_commit(self, session: Session, job_id: int, delay_seconds: float | None = None) -> None:
-        """Hand the job to Huey once the caller's transaction commits (never a job for a rolled-back change)."""
+        """Hand the job to Huey once the caller's transaction commits (never a job for a rolled-back change).
 
-        def after_commit(_session: Session) -> None:
+        `after_commit` also fires when a savepoint is released (ledger.add uses one), so the ids wait in
+        `session.info` until the outermost transaction has committed.
+        """
+        pending: list[tuple[int, float | None]] | None = session.info.get(PENDING_KEY)
+        if pending is None:
+            pending = session.info[PENDING_KEY] = []
+            event.listen(session, "after_commit", self._after_commit)
+            event.listen(session, "after_soft_rollback", self._after_rollback)
+        pending.append((job_id, delay_seconds))
+
+    def _after_commit(self, session: Session) -> None:
+        if session.in_nested_transaction():  # a savepoint was released; the outer transaction goes on
+            return
+        pending = session.info.get(PENDING_KEY) or []
+        handed, pending[:] = list(pending), []
+        for job_id, delay_seconds in handed:
             try:
                 self.enqueue(job_id, delay_seconds)
             except Exception:  # the queue store is away: the row waits for the sweep
                 logger.warning("job %s could not be handed to the queue; the sweep will pick it up", job_id)
 
-        event.listen(session, "after_commit", after_commit, once=True)
+    @staticmethod
+    def _after_rollback(session: Session, previous_transaction: Any) -> None:
+        if previous_transaction.parent is None:  # the outermost transaction: its jobs never existed
+            (session.info.get(PENDING_KEY) or []).clear()
 
     # Running
 

@@ -22,8 +22,8 @@ from activation.deps import Deps
 from activation.errors import ActivationError
 from activation.graph.errors import GraphError, NotFound, OnPremisesMastered, TokenError
 from activation.invites import OpenInvite
+from activation.jobs.submit import submit
 from activation.models import Activation, ActivationState, Person
-from activation.notifications import notify_manager
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def finish(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
     activation, person = opened.activation, opened.person
     now = deps.clock.now()
     _check_resumable(session, deps, activation, browser_id, now)
-    if not _take_lease(session, activation, now):
+    if not _take_lease(session, activation, now, deps.settings.policy.account_step_lease_seconds):
         raise StepsInProgress()
     session.refresh(activation)
     starter = audit.Actor.starter(person.employee_id)
@@ -92,12 +92,12 @@ def _check_resumable(session: Session, deps: Deps, activation: Activation, brows
         raise ResumeNotAllowed()
 
 
-def _take_lease(session: Session, activation: Activation, now: datetime) -> bool:
+def _take_lease(session: Session, activation: Activation, now: datetime, lease_seconds: int = LEASE_SECONDS) -> bool:
     taken = session.execute(
         update(Activation)
         .where(Activation.id == activation.id, Activation.state.in_(RESUMABLE_STATES),
                or_(Activation.step_lease_until.is_(None), Activation.step_lease_until < now))
-        .values(step_lease_until=now + timedelta(seconds=LEASE_SECONDS), version=Activation.version + 1)
+        .values(step_lease_until=now + timedelta(seconds=lease_seconds), version=Activation.version + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
     session.commit()
@@ -176,7 +176,9 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
         deps.audit(session, action="activation.completed", actor=starter, person=person, context=context)
     session.commit()
     if policy.manager_notification:
-        notify_manager(session, deps, person, new_pass=replacing)
+        submit(session, deps, "mail.manager_notice", {"person_id": person.id, "new_pass": replacing},
+               key=f"activation-{activation.id}-{now.isoformat()}")
+        session.commit()
     notices.after_activation(session, deps, person)  # the "this wasn't me" notice to starter and manager
     return IssuedPass(
         user_principal_name=person.upn or "",

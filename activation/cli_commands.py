@@ -13,8 +13,10 @@ def register(root: click.Group) -> None:
     from activation.cli_emulator import emulator
     from activation.cli_invites import invites_group
     from activation.cli_provision import provision, reconcile_command
+    from activation.cli_worker import worker
 
-    for command in (check, db, demo, emulator, invites_group, provision, reconcile_command, api_key_group):
+    for command in (check, db, demo, emulator, invites_group, provision, reconcile_command, api_key_group,
+                    worker):
         if command.name not in root.commands:
             root.add_command(command)
     from activation.cli_credentials import credentials_group, readiness_command

@@ -1,6 +1,7 @@
 """`activation demo`: the whole product on embedded defaults, for a newcomer's first look.
 
-Starts the emulator (HTTPS), writes config/demo.toml, migrates a SQLite database, starts the portal,
+Starts the emulator (HTTPS), writes config/demo.toml, migrates a SQLite database, starts the portal and
+the job consumer (`activation worker`),
 provisions the seeded HR file through the real bulk upload path, reconciles, sends invites to the
 outbox, and prints what to open. Ctrl-C stops everything.
 """
@@ -61,6 +62,8 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
     emulator = start_emulator(demo_dir / "emulator", 0, processing_delay=0.5)
     portal: subprocess.Popen[bytes] | None = None
     watcher: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    os.environ.setdefault("ACTIVATION_QUEUE_URL", f"sqlite:///{demo_dir / 'queue.db'}")  # --reset forgets it too
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -70,21 +73,21 @@ def demo(ctx: Context, host: str, port: int, reset: bool) -> None:
         runtime = Runtime.from_settings(load_settings())
         migrate.upgrade(runtime.engine)
         portal = _start_portal(host, port)
+        worker = _start_worker()
         if not _wait_ready(f"{base}/readyz", portal):
             ctx.errors.print(f"The portal did not become ready within {READY_TIMEOUT_SECONDS} s; see the log above.")
             sys.exit(EXIT_FAILED)
         _map_custom_attributes(runtime, emulator.info)
         _seed(ctx, runtime, emulator.info, config_dir / "demo" / "hr.csv", demo_dir)
-        watcher = _start_credential_watcher()  # issue 14's job queue takes this over once merged
+        watcher = _start_credential_watcher()  # every 2 s, so the demo's funnel moves at once (the queue: 5 min)
         _print_welcome(ctx, base, runtime.settings.portal.my_security_info_url, emulator.info.ca_path)
-        while not stop.is_set() and portal.poll() is None:
+        while not stop.is_set() and portal.poll() is None and worker.poll() is None:
             stop.wait(0.5)
     finally:
         console.print("Stopping the demo...")
-        if portal is not None:
-            _stop(portal)
-        if watcher is not None:
-            _stop(watcher)
+        for process in (portal, worker, watcher):
+            if process is not None:
+                _stop(process)
         emulator.stop()
         lock.unlink(missing_ok=True)
 
@@ -166,6 +169,12 @@ def _start_credential_watcher() -> subprocess.Popen[bytes]:
 
 def _start_portal(host: str, port: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "portal", "--host", host, "--port", str(port)]
+    return subprocess.Popen(command, env=dict(os.environ, ACTIVATION_ENV="demo"))  # noqa: S603 - our own module
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """The job consumer: lost-link and manager mail, the schedule (reconcile, invites), push-API runs."""
+    command = [sys.executable, "-m", "activation.cli", "worker"]
     return subprocess.Popen(command, env=dict(os.environ, ACTIVATION_ENV="demo"))  # noqa: S603 - our own module
 
 

@@ -89,6 +89,22 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class QueueSettings:
+    """The background job queue (activation/jobs/): where it keeps its messages and what it schedules."""
+
+    url: str = ""  # "": per environment (SQLite in instance/ for demo/dev, immediate for test); Redis in production
+    consumer_workers: int = 2
+    max_attempts: int = 5
+    retry_delay_seconds: float = 30.0  # first retry; each further one waits twice as long
+    lease_seconds: int = 600  # a running job older than this is taken as crashed and re-queued
+    mail_per_minute: int = 25  # queued mail per sender mailbox; Exchange allows about 30
+    drop_folder: str = ""  # HR extracts dropped here are provisioned by the schedule; "" = off
+    provision_every_minutes: int = 15
+    reconcile_every_minutes: int = 10
+    invites_send_every_minutes: int = 60
+
+
+@dataclass(frozen=True)
 class ProvisioningSettings:
     upn_domain: str = "contoso.example"
     mapping: str = "config/mapping.toml"
@@ -118,6 +134,8 @@ class PolicySettings:
     mass_change_count: int = 50
     upload_rate_calls: int = 40
     upload_rate_period_seconds: float = 5.0
+    account_step_lease_seconds: int = 120  # how long one request may hold an activation's account steps
+    bulk_upload_daily_quota: int = 2000  # the tenant's licence: 2,000 (Entra ID P1/P2) or 6,000 (Governance)
     default_time_zone: str = "UTC"
     manager_notification: bool = True
     credential_check_first_seconds: int = 60  # issue 16: first look for a passkey/Authenticator after the TAP
@@ -152,6 +170,7 @@ class Settings:
     microsoft: MicrosoftSettings = field(default_factory=MicrosoftSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
     provisioning: ProvisioningSettings = field(default_factory=ProvisioningSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
@@ -206,6 +225,7 @@ ENVIRONMENT_VARIABLES: dict[str, tuple[str | None, str]] = {
     "ACTIVATION_SMTP_SECURITY": ("mail", "smtp_security"),
     "ACTIVATION_SMTP_ALLOW_PLAIN_LOOPBACK": ("mail", "smtp_allow_plain_loopback"),
     "ACTIVATION_REDIS_URL": ("redis", "url"),
+    "ACTIVATION_QUEUE_URL": ("queue", "url"),
 }
 
 # Secrets: only from the environment, directly or from a file named by NAME_FILE.
@@ -311,6 +331,27 @@ def validate(settings: Settings) -> None:
         raise ConfigurationError("desk.burst_actions_per_hour and desk.notice_link_days must be at least 1.")
     if settings.is_strict:
         validate_strict(settings)
+    _validate_queue(settings)
+
+
+QUEUE_SCHEMES = ("redis", "rediss", "sqlite", "memory")
+
+
+def _validate_queue(settings: Settings) -> None:
+    queue = settings.queue
+    scheme = urlparse(queue.url).scheme if queue.url else ""
+    if queue.url and scheme not in QUEUE_SCHEMES:
+        raise ConfigurationError(
+            f"ACTIVATION_QUEUE_URL {queue.url!r} must start with redis://, rediss://, sqlite:/// or memory:, "
+            "e.g. redis://queue.internal:6379/1.")
+    if settings.env not in ("demo", "development", "test") and scheme not in ("redis", "rediss"):
+        raise ConfigurationError(
+            f"{settings.env} needs a shared job queue: set ACTIVATION_QUEUE_URL=redis://<host>:6379/<db> "
+            "(SQLite and memory queues are for demo, development and tests on one machine).")
+    if queue.max_attempts < 1 or queue.retry_delay_seconds <= 0 or queue.lease_seconds < 5:
+        raise ConfigurationError("[queue] max_attempts >= 1, retry_delay_seconds > 0 and lease_seconds >= 5.")
+    if not 1 <= queue.mail_per_minute <= 30:
+        raise ConfigurationError("[queue] mail_per_minute must be 1-30: Exchange Online allows about 30 a minute.")
 
 
 def _build(values: dict[str | None, dict[str, Any]]) -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from activation.mail.rendering import EmailRenderer
 
 
+class JobNudger(Protocol):
+    def enqueue_after_commit(self, session: Session, job_id: int, delay_seconds: float | None = None) -> None: ...
+
+
 @dataclass
 class Deps:
     settings: Settings
@@ -28,6 +32,7 @@ class Deps:
     renderer: EmailRenderer
     graph_provider: Callable[[], GraphClient] = field(repr=False)
     context: audit.RequestContext = audit.NO_REQUEST  # where the work came from, when not passed per call
+    jobs: JobNudger | None = None  # the job queue (activation/jobs/); None: rows wait for the consumer's sweep
 
     @property
     def graph(self) -> GraphClient:

@@ -34,10 +34,11 @@ class InviteProblem(ActivationError):
 
 
 class InviteNotSent(ActivationError):
-    def __init__(self, person: Person, reason: str) -> None:
+    def __init__(self, person: Person, reason: str, retry_after: float | None = None) -> None:
         super().__init__(f"{person.employee_id}: {reason}")
         self.person = person
         self.reason = reason
+        self.retry_after = retry_after  # from a throttled mail service: when to try again
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def send(session: Session, deps: Deps, invite: Invite, person: Person, actor: au
         if invite.sent_at is None:
             _undo_supersede(session, invite)
         session.commit()
-        raise InviteNotSent(person, f"the email could not be sent ({exc})") from None
+        raise InviteNotSent(person, f"the email could not be sent ({exc})", exc.retry_after) from None
     invite.sent_at = deps.clock.now()
     deps.audit(session, action="invite.sent", actor=actor, person=person, context=context)
     session.commit()
@@ -239,6 +240,11 @@ def send_due(session: Session, deps: Deps, *, dry_run: bool = False) -> InviteRu
             continue
         sent.append(person.employee_id)
     return InviteRunReport(sent, failed, skipped, expired)
+
+
+def why_not_invitable(person: Person, deps: Deps, now: datetime) -> str | None:
+    """Why `send_due` would skip this person now, or None when they can be invited."""
+    return _why_not_invitable(person, deps, now)
 
 
 def _why_not_invitable(person: Person, deps: Deps, now: datetime) -> str | None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from activation import audit, invites, rate_limits
 from activation.deps import Deps
+from activation.jobs.submit import submit
 from activation.keys import derive_key, keyed_hash
 from activation.models import Activation, ActivationState, HrStatus, Person
 from activation.provisioning.emails import check_email
@@ -21,24 +21,16 @@ PER_ADDRESS = rate_limits.Limit("lost-link-address", count=3, window_seconds=360
 PER_CLIENT = rate_limits.Limit("lost-link-client", count=20, window_seconds=3600)
 
 
-def request_new_link_later(run_later: Callable[..., object], session_factory: Callable[[], Session], deps: Deps,
-                           email: str, context: audit.RequestContext = audit.NO_REQUEST) -> None:
-    """Queue the lookup and the email, so the answer comes back at once whatever the address.
+def request_new_link_later(session: Session, deps: Deps, email: str,
+                           context: audit.RequestContext = audit.NO_REQUEST) -> None:
+    """Queue the lookup and the email (a `mail.lost_link` job), so the answer comes back at once.
 
     Looking someone up, rate limiting and emailing take time only when we know the address; doing
-    them after the response keeps response timing from telling who is a new starter.
+    them in the job consumer keeps response timing from telling who is a new starter.
     """
-    run_later(_in_own_session, session_factory, deps, email, context)
-
-
-def _in_own_session(session_factory: Callable[[], Session], deps: Deps, email: str,
-                    context: audit.RequestContext) -> None:
-    with session_factory() as session:
-        try:
-            request_new_link(session, deps, email, context)
-        except Exception:  # a background job has nobody to answer; log and keep the worker alive
-            logger.exception("lost-link request failed")
-            session.rollback()
+    submit(session, deps, "mail.lost_link",
+           {"email": email[:320], "client_ip": context.client_ip, "request_id": context.request_id})
+    session.commit()
 
 
 def request_new_link(session: Session, deps: Deps, email: str,
@@ -47,6 +39,18 @@ def request_new_link(session: Session, deps: Deps, email: str,
 
     Returns nothing on purpose: the caller shows the same page whatever happened.
     """
+    person = eligible_joiner(session, deps, email, context)
+    if person is None:
+        return
+    try:
+        send_new_link(session, deps, person, context)
+    except invites.InviteNotSent as exc:
+        logger.warning("lost-link invite for %s not sent: %s", person.employee_id, exc.reason)
+
+
+def eligible_joiner(session: Session, deps: Deps, email: str,
+                    context: audit.RequestContext = audit.NO_REQUEST) -> Person | None:
+    """Rate-limit, then find the eligible joiner with this personal address; audited either way. Commits."""
     address = lookup_address(email)
     now = deps.clock.now()
     address_key = keyed_hash(derive_key(deps.settings.secret_key, "rate-limit"), address)
@@ -56,7 +60,7 @@ def request_new_link(session: Session, deps: Deps, email: str,
         deps.audit(session, action="lost_link.requested", actor=audit.Actor.starter(), outcome="refused",
                    reason="rate limited", context=context)
         session.commit()
-        return
+        return None
     person = session.scalars(
         select(Person).join(Activation).where(func.lower(Person.personal_email) == address,
                                               Person.hr_status == HrStatus.ACTIVE)
@@ -65,14 +69,17 @@ def request_new_link(session: Session, deps: Deps, email: str,
         deps.audit(session, action="lost_link.requested", actor=audit.Actor.starter(), outcome="ignored",
                    reason="no eligible joiner for that address", context=context)
         session.commit()
-        return
+        return None
+    return person
+
+
+def send_new_link(session: Session, deps: Deps, person: Person,
+                  context: audit.RequestContext = audit.NO_REQUEST) -> None:
+    """Issue and email a fresh invite (the older one is superseded once this one went). Raises InviteNotSent."""
     invite = invites.issue(session, deps, person, audit.Actor.starter(person.employee_id), context,
                            reason="starter asked for a new link")
     session.flush()
-    try:
-        invites.send(session, deps, invite, person, audit.Actor.starter(person.employee_id), context)
-    except invites.InviteNotSent as exc:
-        logger.warning("lost-link invite for %s not sent: %s", person.employee_id, exc.reason)
+    invites.send(session, deps, invite, person, audit.Actor.starter(person.employee_id), context)
 
 
 def lookup_address(email: str) -> str:

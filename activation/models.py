@@ -372,3 +372,37 @@ class DirectoryLookup(Base):
     employee_id: Mapped[str | None] = mapped_column(String(64))
     on_premises_sync_enabled: Mapped[bool | None]
     checked_at: Mapped[datetime]
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"  # waiting for the consumer (first run or a retry after backoff)
+    RUNNING = "running"  # claimed by a consumer; `lease_until` says when it is taken as crashed
+    DONE = "done"
+    FAILED = "failed"  # out of attempts (or a permanent error): `last_error` says why
+
+
+class Job(Base):
+    """The ledger of background work (activation/jobs/): what was asked, what happened, and why not.
+
+    The queue (Huey) carries only the row's id. The row makes every job idempotent (a job runs only
+    when it can be claimed), recoverable (a consumer killed mid-job leaves an expired lease that the
+    sweep re-queues) and visible (the desk dashboard lists queued and failed rows with their reason).
+    """
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_kind_key", "kind", "key", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))  # idempotency key, unique per kind
+    state: Mapped[JobState] = mapped_column(_enum(JobState, "job_state"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # plain values, never a secret
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=5)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    not_before: Mapped[datetime | None]  # a retry's backoff or a paced send: not to be run earlier
+    lease_until: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)

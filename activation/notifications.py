@@ -12,8 +12,11 @@ from activation.models import Person
 from activation.window import format_local
 
 
-def notify_manager(session: Session, deps: Deps, person: Person, *, new_pass: bool = False) -> bool:
-    """`new_pass`: the starter lost their Temporary Access Pass and got a new one (the old one is void)."""
+def notify_manager(session: Session, deps: Deps, person: Person, *, new_pass: bool = False,
+                   raise_errors: bool = False) -> bool:
+    """Email the manager; False when skipped or failed (audited). `new_pass`: the starter lost their
+    Temporary Access Pass and got a new one (the old one is void). `raise_errors` re-raises a mail failure
+    after auditing it, so a queued job can retry."""
     if not person.manager_employee_id:
         return False
     manager = session.scalars(select(Person).where(Person.employee_id == person.manager_employee_id)).first()
@@ -34,6 +37,8 @@ def notify_manager(session: Session, deps: Deps, person: Person, *, new_pass: bo
         deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person,
                    outcome="failure", reason=str(exc))
         session.commit()
+        if raise_errors:
+            raise
         return False
     deps.audit(session, action="manager.notified", actor=audit.Actor.system(), person=person,
                details={"manager_employee_id": manager.employee_id, "about": "new pass" if new_pass else "activated"})

@@ -7,7 +7,6 @@ use, so that merely starting the portal or running `activation --help` opens no 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ class Runtime:
     session_factory: sessionmaker[Session]
     clock: Clock = field(default_factory=SystemClock)
     _lazy: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # builders may nest (graph mail)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Runtime:
@@ -52,9 +51,6 @@ class Runtime:
             self._lazy[name] = adapter
 
     def dispose(self) -> None:
-        background = self._lazy.get("background")
-        if background is not None and hasattr(background, "shutdown"):
-            background.shutdown(wait=True)
         self.engine.dispose()
 
     # Adapters chosen by configuration, built on first use.
@@ -146,17 +142,16 @@ class Runtime:
         return self.provide("staff_sessions", build)
 
     @property
-    def background(self) -> Any:
-        """A small pool for work done after the response (tests override it with an inline runner)."""
+    def jobs(self) -> Any:
+        """The job queue (activation/jobs/): Huey with every task registered, built on first use."""
 
         def build() -> Any:
-            return ThreadPoolExecutor(max_workers=2, thread_name_prefix="activation-background")
+            from activation.jobs.queue import build_queue
 
-        return self.provide("background", build)
+            return build_queue(self.settings, self)
 
-    def run_later(self, function: Any, *args: Any) -> object:
-        return self.background.submit(function, *args)
+        return self.provide("jobs", build)
 
     def deps(self, context: RequestContext = NO_REQUEST) -> Deps:
         return Deps(settings=self.settings, clock=self.clock, mailer=self.mailer, renderer=self.renderer,
-                    graph_provider=lambda: self.graph, context=context)
+                    graph_provider=lambda: self.graph, context=context, jobs=self.jobs)

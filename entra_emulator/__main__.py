@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--bulk-rate-calls", type=int, default=40)
     parser.add_argument("--bulk-rate-period", type=float, default=5.0)
+    parser.add_argument("--bulk-daily-quota", type=int, default=2000,
+                        help="bulkUpload calls a day (2000 with Entra ID P1/P2, 6000 with Governance)")
+    parser.add_argument("--mail-per-minute", type=int, default=30, help="sendMail messages a minute per mailbox")
     parser.add_argument("--processing-delay", type=float, default=2.0,
                         help="seconds before staged bulk uploads are processed")
     return parser
@@ -35,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         bulk_rate_calls=args.bulk_rate_calls,
         bulk_rate_period=args.bulk_rate_period,
+        bulk_daily_quota=args.bulk_daily_quota,
+        mail_per_minute=args.mail_per_minute,
         processing_delay=args.processing_delay,
     )
     stopping = threading.Event()

@@ -13,6 +13,7 @@ from typing import Any
 from flask import current_app
 
 from .certs import KeyMaterial
+from .quotas import Quotas
 from .store import Store
 
 IDENTITY_FILE = "identity.json"
@@ -63,6 +64,7 @@ class EmulatorContext:
     base_url: str = ""  # set once the socket is bound
     tenant_aliases: set[str] = field(default_factory=set)
     processor: Any = None  # processing.Processor, set by the server
+    quotas: Quotas = field(default_factory=Quotas)  # daily bulkUpload calls, sendMail per minute
 
     def issuer(self) -> str:
         return f"{self.base_url}/{self.identities.tenant_id}/v2.0"

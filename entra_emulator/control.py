@@ -70,6 +70,7 @@ def info():
 @bp.post("/reset")
 def reset():
     ctx().store.reset()
+    ctx().quotas.reset_counts()
     return jsonify({"reset": True})
 
 
@@ -260,6 +261,23 @@ def clear_mail():
         store.mail.clear()
         store.mark_dirty()
     return jsonify({"cleared": True})
+
+
+@bp.get("/quotas")
+def get_quotas():
+    return jsonify(ctx().quotas.view())
+
+
+@bp.put("/quotas")
+def put_quotas():
+    body = _body()
+    if body is None:
+        return _error(400, "the body must be a JSON object")
+    try:
+        ctx().quotas.configure(body)
+    except (ValueError, TypeError) as exc:
+        return _error(400, str(exc))
+    return jsonify(ctx().quotas.view())
 
 
 @bp.get("/policy")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import random
 import time
 import uuid
 
@@ -22,7 +23,8 @@ DEFAULT_CODES = {
     503: ("serviceNotAvailable", "The service is temporarily unavailable. Please retry later."),
     504: ("GatewayTimeout", "The gateway timed out (injected fault)."),
 }
-FAULT_FIELDS = ("method", "path", "status", "retry_after", "times", "delay", "code", "message")
+FAULT_FIELDS = ("method", "path", "status", "retry_after", "times", "delay", "code", "message", "ratio",
+                "statuses")
 
 
 class FaultError(ValueError):
@@ -46,8 +48,17 @@ def normalise(raw: dict) -> dict:
         "delay": float(raw.get("delay") or 0.0),
         "code": raw.get("code"),
         "message": raw.get("message"),
+        "ratio": raw.get("ratio", 1.0),  # the share of matching requests that get the fault
+        "statuses": raw.get("statuses"),  # pick one of these at random per hit, e.g. [429, 503]
         "hits": 0,
     }
+    if not isinstance(fault["ratio"], int | float) or not 0 < fault["ratio"] <= 1:
+        raise FaultError("ratio must be a number in (0, 1]")
+    if fault["statuses"] is not None:
+        if not isinstance(fault["statuses"], list) or not fault["statuses"] or not all(
+                isinstance(code, int) and 100 <= code <= 599 for code in fault["statuses"]):
+            raise FaultError("statuses must be a non-empty list of HTTP status codes")
+        fault["status"] = fault["status"] or fault["statuses"][0]
     if fault["status"] is not None and not (isinstance(fault["status"], int) and 100 <= fault["status"] <= 599):
         raise FaultError("status must be an HTTP status code or null")
     if fault["status"] is None and fault["delay"] <= 0:
@@ -67,12 +78,17 @@ def take(store: Store, method: str, path: str) -> dict | None:
                 continue
             if not fnmatch.fnmatchcase(path, fault["path"]):
                 continue
+            if fault["ratio"] < 1 and random.random() >= fault["ratio"]:  # noqa: S311 - fault injection
+                continue
             fault["hits"] += 1
             if fault["times"] is not None:
                 fault["times"] -= 1
                 if fault["times"] <= 0:
                     store.faults.remove(fault)
-            return dict(fault)
+            chosen = dict(fault)
+            if fault["statuses"]:
+                chosen["status"] = random.choice(fault["statuses"])  # noqa: S311 - fault injection
+            return chosen
     return None
 
 

@@ -129,6 +129,7 @@ def bulk_upload(sp_id: str, job_id: str):
     except ValueError as exc:
         raise _bad("The request body is not valid JSON.") from exc
     operations = validate_bulk_request(body)
+    context.quotas.take_bulk_call()  # a valid call counts against the tenant's daily quota
     upload = {
         "id": str(uuid.uuid4()),
         "receivedAt": time.time(),

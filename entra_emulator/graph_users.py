@@ -341,9 +341,11 @@ def send_mail(sender: str):
     content_type = str(content.get("contentType", "Text"))
     if content_type.lower() not in ("text", "html"):
         raise _bad_request("body.contentType must be Text or HTML.", "ErrorInvalidRequest")
+    mailbox = user["userPrincipalName"] if user else sender
+    ctx().quotas.take_mail(mailbox)  # Exchange Online: about 30 messages a minute per mailbox
     stored = {
         "id": str(uuid.uuid4()),
-        "sender": user["userPrincipalName"] if user else sender,
+        "sender": mailbox,
         "receivedDateTime": iso(utc_now()),
         "subject": message.get("subject", ""),
         "contentType": content_type,

@@ -17,6 +17,7 @@ from . import certs
 from .app import create_app
 from .context import EmulatorContext, Identities
 from .processing import Processor
+from .quotas import Quotas
 from .seed import TENANT_DOMAIN
 from .store import Store
 
@@ -73,6 +74,8 @@ class EmulatorServer:
         bulk_rate_calls: int = 40,
         bulk_rate_period: float = 5.0,
         processing_delay: float = 2.0,
+        bulk_daily_quota: int = 2000,
+        mail_per_minute: int = 30,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.host = host
@@ -80,6 +83,8 @@ class EmulatorServer:
         self.bulk_rate_calls = bulk_rate_calls
         self.bulk_rate_period = bulk_rate_period
         self.processing_delay = processing_delay
+        self.bulk_daily_quota = bulk_daily_quota
+        self.mail_per_minute = mail_per_minute
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._context: EmulatorContext | None = None
@@ -115,6 +120,7 @@ class EmulatorServer:
             bulk_rate_period=self.bulk_rate_period,
             processing_delay=self.processing_delay,
             tenant_aliases={TENANT_DOMAIN},
+            quotas=Quotas(bulk_daily_quota=self.bulk_daily_quota, mail_per_minute=self.mail_per_minute),
         )
         ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ssl_ctx.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -1,10 +1,10 @@
 """The HR push API: `POST /api/v1/workers` and `GET /api/v1/runs/<id>`, bearer API keys, JSON only.
 
-A push runs the same pipeline as `activation provision FILE` *synchronously*: the answer (202 with
-the run id and a Location header) comes once the run has been validated, planned and uploaded.
-Microsoft processes uploads asynchronously anyway, so the run's results are read later with
-`GET /api/v1/runs/<id>` (after `activation reconcile`). Per-record validation problems are part of
-the run, never an error status. CSRF does not apply (no cookies: every call carries its key).
+A push is accepted at once: the answer (202 with the run id and a Location header) comes as soon as
+the run and its job are recorded; the job consumer (`activation worker`) then validates, plans and
+uploads, and polls Microsoft's results. `GET /api/v1/runs/<id>` shows the progress (status `queued`,
+`running`, `uploaded`, `completed`...) and the job's attempts. Per-record validation problems are
+part of the run, never an error status. CSRF does not apply (no cookies: every call carries its key).
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from activation.api_keys import check_api_key
 from activation.errors import ConfigurationError, NotFoundError
+from activation.jobs.push import accept_push, run_progress
 from activation.json_limits import JsonTooDeep, check_depth
-from activation.provisioning.apply import provision_objects
 from activation.provisioning.readers import InputFileError
-from activation.provisioning.runs import RunInProgress, client_run_document
 from portal.extensions import db, request_context, runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -78,20 +77,16 @@ def push_workers():  # type: ignore[no-untyped-def]
     if len(workers) > MAX_WORKERS:
         return _error(413, f"{len(workers)} workers in one request; send at most {MAX_WORKERS}")
     try:
-        result = provision_objects(db(), runtime().deps(request_context()), workers, client_id=g.api_client_id,
-                                   client_name=g.api_client_name, body=body)
+        run = accept_push(db(), runtime().deps(request_context()), workers, client_id=g.api_client_id,
+                          client_name=g.api_client_name, body=body)
     except InputFileError as exc:
         return _error(400, str(exc))
-    except RunInProgress as exc:
-        response, status = _error(409, f"{exc}; try again later")
-        response.headers["Retry-After"] = "300"
-        return response, status
     except ConfigurationError as exc:
-        logger.error("push API run failed on configuration: %s", exc)
+        logger.error("push API run refused on configuration: %s", exc)
         return _error(503, "provisioning is not configured on this server; contact the IT operators")
-    location = url_for("api.get_run", run_id=result.run_id)
-    response = jsonify({"run_id": result.run_id, "status": result.status, "message": result.message,
-                        "counts": result.counts, "location": location})
+    location = url_for("api.get_run", run_id=run.id)
+    response = jsonify({"run_id": run.id, "status": run.status, "location": location,
+                        "message": "accepted: the run is queued; follow the location for its progress"})
     response.headers["Location"] = location
     return response, 202
 
@@ -99,6 +94,6 @@ def push_workers():  # type: ignore[no-untyped-def]
 @bp.get("/runs/<int:run_id>")
 def get_run(run_id: int):  # type: ignore[no-untyped-def]
     try:
-        return jsonify(client_run_document(db(), run_id, g.api_client_id))
+        return jsonify(run_progress(db(), run_id, g.api_client_id))
     except NotFoundError:
         return _error(404, f"no provisioning run {run_id} for this API key")

@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,27 @@ def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
     return render_error(500)
 
 
+def _database_unavailable(error: Exception):  # type: ignore[no-untyped-def]
+    """The database or Redis is away (restart, failover): a calm 503 that says to try again, never internals."""
+    logger.error("database unavailable on %s %s: %s", request.method, request.path, type(error).__name__)
+    response, status = render_error(503)
+    return response, status, {"Retry-After": "30"}
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(InterfaceError, _database_unavailable)
+    for unavailable in _redis_errors():
+        app.register_error_handler(unavailable, _database_unavailable)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _unexpected)
+
+
+def _redis_errors() -> tuple[type[Exception], ...]:
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # redis is optional (staff sessions and the queue may live elsewhere)
+        return ()
+    return (RedisConnectionError, RedisTimeoutError)

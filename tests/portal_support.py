@@ -20,10 +20,3 @@ def post_form(client: FlaskClient, page_url: str, action_url: str, data: dict | 
     page = client.get(page_url)
     token = csrf_token(page.get_data(as_text=True))
     return client.post(action_url, data={"csrf_token": token, **(data or {})})
-
-
-class InlineRunner:
-    """Runs "later" work at once, so page tests see its effects without waiting."""
-
-    def submit(self, function, *args):  # type: ignore[no-untyped-def]
-        function(*args)

@@ -35,5 +35,6 @@ class GraphMailer:
                 f"Graph sendMail as {self._sender} failed for a {email.kind} email ({type(exc).__name__}: {exc}).",
                 backend=BACKEND,
                 cause=type(exc).__name__,
+                retry_after=getattr(exc, "retry_after", None),
             ) from exc
         logger.info("Sent a %s email through Graph sendMail as %s.", email.kind, self._sender)

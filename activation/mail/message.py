@@ -25,10 +25,12 @@ class MailDeliveryError(ActivationError):
     a recipient's message body or a code.
     """
 
-    def __init__(self, message: str, *, backend: str, cause: str | None = None) -> None:
+    def __init__(self, message: str, *, backend: str, cause: str | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.backend = backend
         self.cause = cause
+        self.retry_after = retry_after  # seconds the service asked us to wait (a throttled mailbox)
 
 
 def _has_line_break_or_control(value: str) -> bool:

@@ -26,7 +26,7 @@ from activation.deps import Deps
 from activation.errors import ActivationError, ConfigurationError
 from activation.graph.errors import Forbidden, GraphError, Throttled, Unauthorized
 from activation.models import ActorType, Person
-from activation.provisioning import runs
+from activation.provisioning import runs, upload_quota
 from activation.provisioning.absent import SWITCH_OFF, absent_people, last_known_state, last_record
 from activation.provisioning.adopt import AccountLookup, look_up_existing_accounts
 from activation.provisioning.batches import BulkBatch, RatePacer, split_into_batches
@@ -139,14 +139,21 @@ def provision_file(session: Session, deps: Deps, path: str | Path, *, mapping: M
 
 
 def provision_objects(session: Session, deps: Deps, objects: list[object], *, client_id: int, client_name: str,
-                      body: bytes) -> RunResult:
-    """Workers pushed over the HR API (already authenticated). Runs synchronously; never forced."""
+                      body: bytes, queued_run_id: int | None = None) -> RunResult:
+    """Workers pushed over the HR API (already authenticated); never forced.
+
+    The API queues the push (activation/jobs/); the job calls this with the run it queued.
+    """
     mapping = resolve_mapping(deps.settings)
     return run_provisioning(
         session, deps, source_name=f"api:{client_name}", rows=rows_from_objects(objects, mapping=mapping),
         mapping=mapping, source="api", source_hash=hashlib.sha256(body).hexdigest(), api_client_id=client_id,
-        actor=Actor(ActorType.API, client_name[:64]),
+        actor=api_actor(client_name), queued_run_id=queued_run_id,
     )
+
+
+def api_actor(client_name: str) -> Actor:
+    return Actor(ActorType.API, client_name[:64])
 
 
 def run_provisioning(
@@ -155,7 +162,7 @@ def run_provisioning(
     wait_seconds: float = DEFAULT_WAIT_SECONDS, report_path: str | Path | None = None,
     progress: Progress | None = None, actor: Actor | None = None, source: str = "file",
     source_hash: str | None = None, api_client_id: int | None = None, past_start_policy: str | None = None,
-    complete: bool | None = None,
+    complete: bool | None = None, queued_run_id: int | None = None,
 ) -> RunResult:
     """The whole run as a plain function (the CLI, the push API and a job queue all call this)."""
     actor = actor or Actor.system()
@@ -165,7 +172,7 @@ def run_provisioning(
     upload_concurrency(deps)  # a bad setting fails before anything is stored or sent
     mode = runs.MODE_DRY_RUN if dry_run else runs.MODE_APPLY
     run = runs.start_run(session, deps, source=source, source_name=source_name, source_hash=source_hash, mode=mode,
-                         actor=actor, api_client_id=api_client_id)
+                         actor=actor, api_client_id=api_client_id, queued_run_id=queued_run_id)
     today = deps.clock.now().date()
     try:
         known = load_known(session)
@@ -200,12 +207,23 @@ def run_provisioning(
     result = _Outcome(run.id, mode, validation, verdict, forced)
     changes = list(planned.to_upload())
 
+    quota = upload_quota.check(session, now=deps.clock.now(), daily_quota=policy.bulk_upload_daily_quota,
+                               records_to_upload=len(changes))
+    run.counts = {**run.counts, "bulk_upload_quota": quota.as_counts()}
+    session.commit()
+    if quota.exceeded and not dry_run and not (verdict.blocked and not force):
+        runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT)
+                                 for c in [*changes, *planned.skipped, *planned.held_back, *planned.absent]))
+        runs.finish_run(session, deps, run, status=runs.STATUS_BLOCKED, actor=actor,
+                        message=f"stopped before uploading: {quota.message()}")
+        return result.finish(session, run, report_path)
     if dry_run or (verdict.blocked and not force):
         upload_status = runs.UPLOAD_PLANNED if dry_run else runs.UPLOAD_NOT_SENT
         runs.add_items(session, (runs.change_item(run.id, c, upload_status=upload_status) for c in changes))
         runs.add_items(session, (runs.change_item(run.id, c, upload_status=runs.UPLOAD_NOT_SENT)
                                  for c in [*planned.skipped, *planned.held_back, *planned.absent]))
-        status, message = ((runs.STATUS_PLANNED, "dry run: the plan was recorded; nothing was changed")
+        status, message = ((runs.STATUS_PLANNED, "dry run: the plan was recorded; nothing was changed"
+                            + (f"; applying it now would stop: {quota.message()}" if quota.exceeded else ""))
                            if dry_run else (runs.STATUS_BLOCKED, f"stopped before uploading: {verdict.reason}"))
         message += _notes(run.counts)
         runs.finish_run(session, deps, run, status=status, actor=actor, message=message)

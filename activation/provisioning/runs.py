@@ -26,6 +26,7 @@ from activation.provisioning.validation import ValidationResult
 
 MODE_DRY_RUN, MODE_APPLY = "dry-run", "apply"
 
+STATUS_QUEUED = "queued"  # pushed over the API, waiting for the job consumer (activation/jobs/)
 STATUS_RUNNING = "running"
 STATUS_PLANNED = "planned"  # dry-run finished: plan recorded, nothing changed
 STATUS_BLOCKED = "blocked"  # the mass-change guard stopped it before any upload
@@ -49,8 +50,9 @@ STALE_RUN = timedelta(hours=2)  # a "running" run older than this is taken as cr
 
 def start_run(
     session: Session, deps: Deps, *, source: str, source_name: str, source_hash: str | None, mode: str,
-    actor: Actor, api_client_id: int | None = None,
+    actor: Actor, api_client_id: int | None = None, queued_run_id: int | None = None,
 ) -> ProvisioningRun:
+    """Start a run; `queued_run_id` starts the run `queue_run` recorded when the work was accepted."""
     if mode == MODE_APPLY:
         busy = session.scalars(
             select(ProvisioningRun).where(ProvisioningRun.mode == MODE_APPLY,
@@ -63,15 +65,34 @@ def start_run(
                 f"provisioning run {busy.id} ({busy.file_name}) started at {busy.started_at:%Y-%m-%d %H:%M} UTC "
                 "is still applying; wait for it to finish (it is taken as crashed after 2 hours), or use --dry-run"
             )
-    run = ProvisioningRun(
-        started_at=deps.clock.now(), source=source, file_name=source_name[:512], file_hash=source_hash, mode=mode,
-        status=STATUS_RUNNING, api_client_id=api_client_id, counts={},
-    )
-    session.add(run)
+    queued = session.get(ProvisioningRun, queued_run_id) if queued_run_id is not None else None
+    if queued is not None and queued.status == STATUS_QUEUED:
+        run = queued
+        run.started_at, run.status = deps.clock.now(), STATUS_RUNNING
+    else:
+        run = ProvisioningRun(
+            started_at=deps.clock.now(), source=source, file_name=source_name[:512], file_hash=source_hash, mode=mode,
+            status=STATUS_RUNNING, api_client_id=api_client_id, counts={},
+        )
+        session.add(run)
     session.flush()
     deps.audit(session, action="provisioning.run_started", actor=actor,
                details={"run_id": run.id, "mode": mode, "source": source, "file": run.file_name})
     session.commit()
+    return run
+
+
+def queue_run(session: Session, deps: Deps, *, source: str, source_name: str, source_hash: str | None,
+              actor: Actor, api_client_id: int | None = None) -> ProvisioningRun:
+    """Record accepted work (status `queued`) so its id can be answered at once; not committed."""
+    run = ProvisioningRun(
+        started_at=deps.clock.now(), source=source, file_name=source_name[:512], file_hash=source_hash,
+        mode=MODE_APPLY, status=STATUS_QUEUED, api_client_id=api_client_id, counts={},
+    )
+    session.add(run)
+    session.flush()
+    deps.audit(session, action="provisioning.run_queued", actor=actor,
+               details={"run_id": run.id, "source": source, "file": run.file_name})
     return run
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from activation import audit
 from activation.deps import Deps
+from activation.jobs.visibility import BackgroundWork, background_work
 from activation.models import Activation, ActivationState, HrStatus, Person
 from activation.staff import access
 from activation.staff.auth import StaffMember
@@ -36,6 +37,7 @@ class Dashboard:
     counts: list[tuple[str, int]]
     attention: list[DashboardRow]  # locked and failed first
     starting_soon: list[DashboardRow]  # today and this week, not activated
+    work: BackgroundWork | None = None  # queued and failed background jobs, with the reason
 
 
 def summary(session: Session, deps: Deps, member: StaffMember,
@@ -66,4 +68,4 @@ def summary(session: Session, deps: Deps, member: StaffMember,
     ))
     soon.sort(key=lambda p: (p.activation is None or p.activation.state not in
                              (ActivationState.LOCKED, ActivationState.FAILED), p.start_date, p.display_name))
-    return Dashboard(today, week_end, counts, rows(attention), rows(soon))
+    return Dashboard(today, week_end, counts, rows(attention), rows(soon), background_work(session, now))

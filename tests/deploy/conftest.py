@@ -31,6 +31,7 @@ from deploy_stack import (
     nss_home,
     start_foreign_origin,
     start_gunicorn,
+    start_process,
     start_nginx,
     start_redis,
     wait_for_gunicorn,
@@ -84,6 +85,7 @@ def staging_environment(*, public_url: str, database_url: str, redis_url: str, s
         "ACTIVATION_TRUSTED_PROXIES": "1",
         "ACTIVATION_DATABASE_URL": database_url,
         "ACTIVATION_REDIS_URL": redis_url,
+        "ACTIVATION_QUEUE_URL": redis_url,  # the job queue (Huey) shares the private Redis, under its own keys
         "ACTIVATION_TENANT_ID": info.tenant_id,
         "ACTIVATION_CLIENT_ID": info.client_id,
         "ACTIVATION_CLIENT_SECRET": info.client_secret,
@@ -150,6 +152,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, make_database) -> Iterator[S
             processes.append(process)
         for process, port in masters:
             wait_for_gunicorn(process, port)
+        # The job consumer runs as its own service next to gunicorn, as docs/operations.md describes.
+        worker = start_process("worker", [str(VENV_BIN / "activation"), "worker"], logs, env=env)
+        processes.append(worker)
         nginx = start_nginx(root / "nginx", upstreams=[port for _, port in masters], tls=tls,
                                    port=nginx_port)
         processes.append(nginx)

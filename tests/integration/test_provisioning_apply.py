@@ -527,3 +527,49 @@ def test_a_bad_upload_concurrency_fails_before_anything_is_sent(make_settings, d
         provision_file(session, deps, write_hr(tmp_path / "hr.csv", hr_line("E1")),
                        mapping=resolve_mapping(settings))
     assert graph.payloads == []
+
+
+def test_a_run_that_would_exceed_the_daily_bulk_upload_quota_stops_before_uploading(build_world) -> None:  # type: ignore[no-untyped-def]
+    world = build_world(bulk_upload_daily_quota=3)
+    first = world.run(*(hr_line(f"E{n}") for n in range(1, 101)))  # 2 calls of today's 3
+    assert first.status == runs.STATUS_UPLOADED and len(world.graph.payloads) == 2
+    assert first.counts["bulk_upload_quota"] == {"daily_quota": 3, "used_today": 0, "left": 3, "needed": 2}
+    plan = world.run(*(hr_line(f"F{n}") for n in range(1, 61)), name="more.csv", dry_run=True)
+    assert "applying it now would stop" in plan.message and "only 1 of today's 3 are left" in plan.message
+    second = world.run(*(hr_line(f"F{n}") for n in range(1, 61)), name="more.csv")  # needs 2, 1 left
+    assert second.status == runs.STATUS_BLOCKED and len(world.graph.payloads) == 2  # nothing more was sent
+    assert "needs 2 bulkUpload call(s) but only 1 of today's 3 are left" in second.message
+    world.next_day()
+    third = world.run(*(hr_line(f"F{n}") for n in range(1, 61)), name="more.csv")
+    assert third.status == runs.STATUS_UPLOADED and len(world.graph.payloads) == 2  # a new day, a new quota
+
+
+def test_the_schedule_provisions_each_dropped_file_once_and_queues_reconcile(  # type: ignore[no-untyped-def]
+        make_settings, database_url, db_engine, tmp_path) -> None:
+    from activation.jobs.handlers import default_handlers
+    from activation.jobs.runner import run_job
+    from activation.jobs.submit import submit
+    from activation.models import Job, JobState
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    clock = FakeClock(DAY_ONE)
+    graph = RecordingGraph(clock=clock)
+    deps = make_deps(make_settings(database={"url": database_url}, queue={"drop_folder": str(drop)}), graph, clock)
+    write_hr(drop / "workers.csv", *DAY_ONE_FILE)
+    (drop / "notes.txt").write_text("not an HR file", encoding="utf-8")
+    with make_session_factory(db_engine)() as session:
+        first = submit(session, deps, "schedule.provision_drop_folder", key="slot-1")
+        session.commit()
+        assert run_job(session, deps, first.id, default_handlers()).state is JobState.DONE
+        assert graph.sent() == {"E1": False, "E2": False, "E3": False}
+        assert sorted(p.name for p in drop.iterdir()) == ["notes.txt", "processed"]
+        run_id = session.get(Job, first.id).result["handled"][0]["run_id"]  # type: ignore[union-attr,index]
+        reconcile_job = session.scalars(select(Job).where(Job.kind == "provisioning.reconcile")).one()
+        assert reconcile_job.key == f"run-{run_id}" and reconcile_job.not_before is not None  # polled later
+        write_hr(drop / "again.csv", *DAY_ONE_FILE)  # the same content dropped again: not provisioned twice
+        graph.payloads.clear()
+        second = submit(session, deps, "schedule.provision_drop_folder", key="slot-2")
+        session.commit()
+        run_job(session, deps, second.id, default_handlers())
+        assert graph.payloads == [] and session.get(Job, second.id).result["handled"][0]["run_id"] == run_id  # type: ignore[union-attr,index]

@@ -63,12 +63,13 @@ def test_a_good_key_pushes_workers_and_the_run_shows_each_record(api: Api) -> No
 
     assert answer.status_code == 202, answer.get_data(as_text=True)
     body = answer.get_json()
-    assert body["status"] == "uploaded" and answer.headers["Location"] == f"/api/v1/runs/{body['run_id']}"
-    assert api.graph.sent() == {"W1": False}
+    assert body["status"] == "queued" and answer.headers["Location"] == f"/api/v1/runs/{body['run_id']}"
+    assert api.graph.sent() == {"W1": False}  # the test environment's queue runs the job as the request commits
 
     run = api.client.get(answer.headers["Location"], headers={"Authorization": f"Bearer {key}"})
     assert run.status_code == 200
     document = run.get_json()
+    assert document["status"] == "uploaded" and document["job"]["state"] == "done"
     assert document["source"] == "api" and document["file"] == "api:workday"
     assert [(r["employee_id"], r["action"], r["upload_status"]) for r in document["records"]] == [
         ("W1", "joiner", "uploaded")]
@@ -117,7 +118,8 @@ def test_a_bad_body_gets_a_json_error_never_a_500(api: Api, body: object, status
 def test_records_that_are_not_objects_are_rejected_per_record(api: Api) -> None:
     answer = api.push(api.key(), [worker("W1"), "W2", 3])
     assert answer.status_code == 202
-    assert answer.get_json()["counts"]["rejected_rows"] == 2
+    run = api.client.get(answer.headers["Location"], headers={"Authorization": answer.request.headers["Authorization"]})
+    assert run.get_json()["counts"]["rejected_rows"] == 2
     assert api.graph.sent() == {"W1": False}
 
 
@@ -145,3 +147,27 @@ def test_api_keys_are_stored_hashed_and_names_are_unique(api: Api) -> None:
         events = session.scalars(select(AuditEvent).where(AuditEvent.action.like("api_key.%"))).all()
         assert {e.action for e in events} == {"api_key.created", "api_key.revoked"}
         assert all(key not in json.dumps(e.details) for e in events)
+
+
+def test_a_push_is_answered_at_once_and_the_consumer_runs_it(make_settings, database_url, db_engine,  # type: ignore[no-untyped-def]
+                                                            tmp_path) -> None:
+    """With a real queue (SQLite-backed Huey, as in development) the answer comes before any upload."""
+    settings = make_settings(database={"url": database_url}, microsoft=FAKE_PROVISIONING_APP,
+                             queue={"url": f"sqlite:///{tmp_path / 'queue.db'}"})
+    runtime = Runtime.from_settings(settings, engine=db_engine, clock=FakeClock(datetime(2026, 2, 20, 9, tzinfo=UTC)))
+    graph = RecordingGraph(clock=runtime.clock)
+    runtime.override("graph", graph)
+    runtime.override("mailer", FakeMailer())
+    api = Api(create_app(runtime=runtime).test_client(), runtime, graph)
+    key = api.key()
+    answer = api.push(key, [worker("W1"), worker("W2")])
+    assert answer.status_code == 202 and answer.get_json()["status"] == "queued"
+    assert graph.calls == []  # nothing uploaded yet: the request did not wait for the run
+    headers = {"Authorization": f"Bearer {key}"}
+    waiting = api.client.get(answer.headers["Location"], headers=headers).get_json()
+    assert waiting["status"] == "queued" and waiting["job"]["state"] == "queued"
+    runtime.jobs.huey.execute(runtime.jobs.huey.dequeue())  # what `activation worker` does with the message
+    done = api.client.get(answer.headers["Location"], headers=headers).get_json()
+    assert done["status"] == "uploaded" and done["job"] == {"state": "done", "attempts": 1, "last_error": None,
+                                                             "next_attempt_at": None, "continued_as_run": None}
+    assert graph.sent() == {"W1": False, "W2": False}

@@ -365,6 +365,24 @@ def test_dashboard_puts_locked_and_failed_first_and_lists_this_weeks_joiners(wor
     assert "Alan Turing" in soon and "Ada Lovelace" not in soon
 
 
+def test_dashboard_shows_background_work_being_retried_and_failed_with_the_reason(world: StaffWorld) -> None:
+    from activation.jobs.submit import submit
+
+    with world.runtime.session_factory() as session:
+        deps = world.runtime.deps()
+        world.person("M1", "Morgan Manager", email="morgan@home.example", upn="m1@contoso.example")
+        starter = world.person("E1", "Grace Hopper", manager="M1")
+        world.mailer.fail_next(1)
+        submit(session, deps, "mail.manager_notice", {"person_id": starter})
+        submit(session, deps, "mail.manager_notice", {"person_id": 999_999})
+        session.commit()  # the test environment's queue runs both as this commits
+    page = world.sign_in(world.staff("Dana Desk", desk=True)).get("/staff/desk/").get_data(as_text=True)
+    work = page.split("Background work")[1]
+    retrying, failed = work.split("Failed in the last 7 days")
+    assert "Being retried" in retrying and "could not be emailed" in retrying and "1 of 5" in retrying
+    assert "person 999999 is no longer on record" in failed
+
+
 def test_audit_export_is_a_formula_safe_csv_attachment(world: StaffWorld) -> None:
     person = world.person("E1", state=ActivationState.LOCKED)
     desk = world.staff("Dana Desk", desk=True)

@@ -60,6 +60,13 @@ class Flow:
         self.session.expire_all()
         return invites.open_invite(self.session, self.deps, token)
 
+    def run_jobs(self) -> list[str]:
+        """Run the queued background jobs (the consumer's work) here; returns their final states."""
+        from activation.jobs.handlers import default_handlers
+        from activation.jobs.runner import run_due
+
+        return [str(o.state) for o in run_due(self.session, self.deps, default_handlers())]
+
     def last_code(self, address: str = "ada@home.example") -> str:
         email = self.mailer.sent_to(address, "code")[-1]
         match = re.search(r"\b(\d{6,8})\b", email.text)

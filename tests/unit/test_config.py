@@ -89,6 +89,7 @@ PRODUCTION_OK = {
     "ACTIVATION_SECRET_KEY": "q8Vt1zKp0bX9mW3rY6nL2sD5fH7jC4gA1eZ0uI8oP3",
     "ACTIVATION_MAIL_BACKEND": "smtp",
     "ACTIVATION_PUBLIC_URL": "https://activate.contoso.com",
+    "ACTIVATION_QUEUE_URL": "redis://queue.internal:6379/1",
 }
 
 
@@ -106,6 +107,9 @@ def test_production_starts_with_safe_settings(tmp_path: Path) -> None:
         ({"ACTIVATION_PUBLIC_URL": "http://activate.contoso.com"}, "must use https in production"),
         ({"ACTIVATION_GRAPH_URL": "https://127.0.0.1:8443"}, "local emulator is never used in production"),
         ({"ACTIVATION_AUTHORITY_HOST": "https://localhost:8443"}, "local emulator is never used in production"),
+        ({"ACTIVATION_QUEUE_URL": ""}, "production needs a shared job queue"),
+        ({"ACTIVATION_QUEUE_URL": "sqlite:///queue.db"}, "production needs a shared job queue"),
+        ({"ACTIVATION_QUEUE_URL": "amqp://broker"}, "must start with redis://"),
     ],
 )
 def test_production_refuses_unsafe_settings(tmp_path: Path, change: dict, message: str) -> None:

@@ -290,3 +290,13 @@ def test_factory_builds_the_graph_mailer_from_the_sender_mailbox() -> None:
 def test_factory_reports_configuration_errors(settings: MailSettings, match: str) -> None:
     with pytest.raises(ConfigurationError, match=match):
         build_mailer(settings, session_factory=None, graph_client_provider=None)
+
+
+def test_graph_mailer_passes_on_a_throttled_mailboxs_retry_after() -> None:
+    from activation.graph.errors import Throttled
+
+    mailer = GraphMailer(RecordingGraph(error=Throttled("Mailbox over its limit", retry_after=17.0)),
+                         "onboarding@contoso.example")
+    with pytest.raises(MailDeliveryError) as caught:
+        mailer.send(an_email())
+    assert caught.value.retry_after == 17.0 and caught.value.cause == "Throttled"

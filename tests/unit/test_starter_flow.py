@@ -290,6 +290,9 @@ def test_finish_enables_issues_one_tap_and_notifies_the_manager(flow: Flow) -> N
     with pytest.raises(invites.InviteProblem) as problem:  # reload: the pass is never shown again
         flow.reopen(token)
     assert problem.value.reason == "completed"
+    assert flow.mailer.sent_to(manager.upn, "manager_notification") == []  # queued, not sent in the request
+    assert flow.run_jobs() == ["done"]
+    assert flow.run_jobs() == []  # once
     notes = flow.mailer.sent_to(manager.upn, "manager_notification")
     assert len(notes) == 1 and issued.tap not in notes[0].text
     actions = [e.action for e in audit.events(flow.session, person_id=person.id, newest_first=False)]

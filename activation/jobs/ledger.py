@@ -1,0 +1,117 @@
+"""The `job` table: one row per piece of background work, the source of truth for its state.
+
+Every function takes a session and plain values and commits its own small transaction (except `add`,
+which joins the caller's transaction, so a job exists exactly when the change that asked for it does).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from activation.models import Job, JobState
+
+MAX_ERROR_CHARS = 500
+
+
+def add(session: Session, kind: str, payload: dict[str, Any] | None = None, *, now: datetime,
+        key: str | None = None, max_attempts: int = 5, not_before: datetime | None = None) -> Job:
+    """A new queued job, or the existing one with the same kind and key (idempotent submission)."""
+    if key is not None:
+        existing = session.scalars(select(Job).where(Job.kind == kind, Job.key == key)).first()
+        if existing is not None:
+            return existing
+    job = Job(kind=kind, key=key or secrets.token_hex(12), state=JobState.QUEUED, payload=payload or {},
+              attempts=0, max_attempts=max_attempts, created_at=now, updated_at=now, not_before=not_before)
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:  # another process added the same key first
+        return session.scalars(select(Job).where(Job.kind == kind, Job.key == key)).one()
+    return job
+
+
+def claim(session: Session, job_id: int, *, now: datetime, lease_seconds: int) -> Job | None:
+    """Take the job for this consumer (compare-and-set), or None when it is done, failed or busy."""
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .where(or_(Job.state == JobState.QUEUED,
+                   (Job.state == JobState.RUNNING) & (Job.lease_until < now)))
+        .where(or_(Job.not_before.is_(None), Job.not_before <= now))
+        .values(state=JobState.RUNNING, attempts=Job.attempts + 1, lease_until=now + timedelta(seconds=lease_seconds),
+                updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    if not claimed:
+        return None
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def succeed(session: Session, job: Job, *, now: datetime, result: dict[str, Any] | None = None) -> None:
+    job.state, job.finished_at, job.updated_at, job.lease_until = JobState.DONE, now, now, None
+    job.last_error = None
+    job.result = result
+    session.commit()
+
+
+def retry_later(session: Session, job: Job, *, now: datetime, reason: str, delay: float,
+                counts_as_attempt: bool = True) -> bool:
+    """Queue the job again after `delay` seconds; False (and failed) when it is out of attempts."""
+    if not counts_as_attempt:
+        job.attempts = max(0, job.attempts - 1)
+    if job.attempts >= job.max_attempts:
+        fail(session, job, now=now, reason=f"gave up after {job.attempts} attempt(s): {reason}")
+        return False
+    job.state, job.updated_at, job.lease_until = JobState.QUEUED, now, None
+    job.not_before = now + timedelta(seconds=delay)
+    job.last_error = reason[:MAX_ERROR_CHARS]
+    session.commit()
+    return True
+
+
+def fail(session: Session, job: Job, *, now: datetime, reason: str) -> None:
+    job.state, job.finished_at, job.updated_at, job.lease_until = JobState.FAILED, now, now, None
+    job.last_error = reason[:MAX_ERROR_CHARS]
+    session.commit()
+
+
+def due(session: Session, *, now: datetime, limit: int = 200) -> list[int]:
+    """Queued jobs whose time has come, and running ones whose lease has expired (a consumer died)."""
+    query = (
+        select(Job.id)
+        .where(or_((Job.state == JobState.QUEUED) & or_(Job.not_before.is_(None), Job.not_before <= now),
+                   (Job.state == JobState.RUNNING) & (Job.lease_until < now)))
+        .order_by(Job.id).limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class WorkSummary:
+    """What the desk dashboard shows: how much is waiting, and what failed, with the reason."""
+
+    queued: int
+    running: int
+    retrying: list[Job]  # queued again after a failed attempt: the reason is the last error
+    failed: list[Job]
+
+
+def summary(session: Session, *, since: datetime, limit: int = 20) -> WorkSummary:
+    counts = dict(session.execute(
+        select(Job.state, func.count()).where(Job.state.in_((JobState.QUEUED, JobState.RUNNING)))
+        .group_by(Job.state)).all())
+    retrying = list(session.scalars(
+        select(Job).where(Job.state == JobState.QUEUED, Job.last_error.is_not(None))
+        .order_by(Job.updated_at.desc()).limit(limit)))
+    failed = list(session.scalars(
+        select(Job).where(Job.state == JobState.FAILED, Job.updated_at >= since)
+        .order_by(Job.updated_at.desc()).limit(limit)))
+    return WorkSummary(int(counts.get(JobState.QUEUED, 0)), int(counts.get(JobState.RUNNING, 0)), retrying, failed)

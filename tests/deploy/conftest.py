@@ -31,8 +31,8 @@ from deploy_stack import (
     nss_home,
     start_foreign_origin,
     start_gunicorn,
-    start_process,
     start_nginx,
+    start_process,
     start_redis,
     wait_for_gunicorn,
 )

@@ -75,6 +75,7 @@ class StarterClient:
         self.link = link
         self.http: requests.Session = stack.https()
         self.served_by: list[str] = []
+        self.posted_to: list[str] = []  # the master that served each POST (a redirect's GET may go elsewhere)
         self.token = ""
 
     def _note(self, response: requests.Response) -> requests.Response:
@@ -91,6 +92,7 @@ class StarterClient:
         response = self.http.post(f"{self.link}{path}", data={"csrf_token": self.token, **data},
                                   headers={"Origin": self.stack.url}, timeout=30, allow_redirects=False)
         self.served_by.append(response.headers.get("X-Served-By", ""))
+        self.posted_to.append(self.served_by[-1])
         if response.is_redirect:
             return self._note(self.http.get(urljoin(self.link, response.headers["Location"]), timeout=20))
         return self._note(response)

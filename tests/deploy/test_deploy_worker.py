@@ -12,12 +12,12 @@ PHONE = {"width": 390, "height": 844}
 
 def test_a_lost_link_request_is_emailed_by_the_worker_service(stack: Stack, deploy_browser) -> None:  # type: ignore[no-untyped-def]
     email = "lost.link.tls@home.example"
-    first = new_joiner(stack, "D500", email)
+    first = new_joiner(stack, "D800", email)
     links_before = len(stack.mailbox.texts_to(email))
     context = deploy_browser.new_context(viewport=PHONE)
     page = context.new_page()
     page.goto(f"{stack.url}/")
-    page.get_by_label("Personal email").fill("Lost.Link.TLS@Home.Example")  # typed with capitals
+    page.get_by_label("Your personal email address").fill("Lost.Link.TLS@Home.Example")  # typed with capitals
     page.get_by_role("button", name="Send me a new link").click()
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     context.close()

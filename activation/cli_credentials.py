@@ -12,7 +12,7 @@ from activation import credentials, day_before
 from activation.cli import EXIT_FAILED, Context, pass_context
 
 
-@click.group("credentials")
+@click.group("credentials", short_help="Watch for first passkeys and Authenticators; delete used TAPs.")
 def credentials_group() -> None:
     """Day one ends with a credential: watch new users' authentication methods."""
 
@@ -51,7 +51,7 @@ def watch(ctx: Context, once: bool, interval: float, keep_running: bool) -> None
         runtime.deps().clock.sleep(interval)
 
 
-@click.command("readiness")
+@click.command("readiness", short_help="Who starts tomorrow and will get stuck, and why.")
 @pass_context
 def readiness_command(ctx: Context) -> None:
     """Day-before report: who starts tomorrow and will get stuck, and why. Exit code 1 if anyone."""

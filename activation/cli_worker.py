@@ -13,7 +13,7 @@ from activation.jobs.queue import queue_url
 from activation.logging_config import configure_logging
 
 
-@click.command("worker")
+@click.command("worker", short_help="Run the background job consumer (mail, push runs, schedule).")
 @click.option("--workers", type=click.IntRange(1, 32), default=None,
               help="Consumer threads (default: [queue] consumer_workers).")
 @click.option("--no-periodic", is_flag=True, help="Do not run the schedule here (another host's worker does).")

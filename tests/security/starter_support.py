@@ -1,17 +1,15 @@
-"""A starter's browser against the portal (Flask test client), on a StaffWorld with inline background work."""
+"""A starter's browser against the portal (Flask test client), on a StaffWorld (the test queue runs jobs at once)."""
 
 from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.portal_support import InlineRunner, csrf_token
+from tests.portal_support import csrf_token
 from tests.staff_support import StaffWorld, build_world
 
 
 def starter_world(make_settings, database_url: str, db_engine, **settings) -> StaffWorld:  # type: ignore[no-untyped-def]
-    world = build_world(make_settings, database_url, db_engine, **settings)
-    world.runtime.override("background", InlineRunner())
-    return world
+    return build_world(make_settings, database_url, db_engine, **settings)
 
 
 def form_token(client: FlaskClient, url: str) -> str:
@@ -23,7 +21,8 @@ def ask_for_code(client: FlaskClient, link: str):  # type: ignore[no-untyped-def
 
 
 def type_code(client: FlaskClient, link: str, code: str):  # type: ignore[no-untyped-def]
-    return client.post(f"{link}/code", data={"csrf_token": form_token(client, f"{link}/code"), "code": code})
+    return client.post(f"{link}/code", data={"csrf_token": form_token(client, f"{link}/code"), "code": code},
+                       follow_redirects=True)  # post/redirect/get, as a browser follows it
 
 
 def wrong(code: str, offset: int = 1) -> str:

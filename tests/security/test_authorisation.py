@@ -25,7 +25,8 @@ def staff_get_urls(world: StaffWorld, person: int) -> list[str]:
             continue
         if rule.endpoint in ("staff.auth.sign_in", "staff.auth.callback", "staff.auth.signed_out"):
             continue
-        url = rule.rule.replace("<int:person_id>", str(person)).replace("<name>", "unlock")
+        url = re.sub(r"<int:[a-z_]+>", "1", rule.rule.replace("<int:person_id>", str(person)))
+        url = re.sub(r"<[a-z_:]+>", "x", url.replace("<name>", "unlock"))
         urls.append(url)
     return urls
 

@@ -10,19 +10,19 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from activation.models import ActivationState
+from activation.models import ActivationState, Job, JobState
 from tests.security.starter_support import form_token, starter_world
 from tests.staff_support import StaffWorld
 
 
-class DeferredWork:
-    """Records work queued for after the response without running it."""
+class HeldJobs:
+    """Stands in for the job queue: keeps the ids handed to it, runs nothing until asked."""
 
     def __init__(self) -> None:
-        self.jobs: list[tuple] = []
+        self.job_ids: list[int] = []
 
-    def submit(self, function, *args):  # type: ignore[no-untyped-def]
-        self.jobs.append((function, args))
+    def enqueue_after_commit(self, session, job_id: int, delay_seconds: float | None = None) -> None:  # type: ignore[no-untyped-def]
+        self.job_ids.append(job_id)
 
 
 @pytest.fixture
@@ -67,18 +67,32 @@ def test_the_lost_link_answer_is_the_same_for_every_address(world: StaffWorld) -
 
 
 def test_the_lost_link_request_does_the_same_work_whoever_asks(world: StaffWorld, db_engine) -> None:  # type: ignore[no-untyped-def]
-    deferred = DeferredWork()
-    world.runtime.override("background", deferred)
-    work = {}
+    queue = world.runtime.jobs
+    held = HeldJobs()
+    world.runtime.override("jobs", held)
+    work, jobs = {}, {}
     for address in ADDRESSES:
         client = world.app.test_client()
         token = form_token(client, "/")
         with statements(db_engine) as seen:
             client.post("/lost-link", data={"csrf_token": token, "email": address})
-        work[address] = (tuple(seen), len(deferred.jobs))
-        deferred.jobs.clear()
-    assert len(set(work.values())) == 1, work  # same statements, one deferred job, for everyone
-    assert world.mailer.sent == []  # nothing happened inside the request
+        with world.runtime.session_factory() as session:
+            queued = [session.get(Job, job_id) for job_id in held.job_ids]
+            kinds = tuple((job.kind, job.state, tuple(sorted(job.payload))) for job in queued)  # type: ignore[union-attr]
+        work[address] = (tuple(seen), kinds)
+        jobs[address] = list(held.job_ids)
+        held.job_ids.clear()
+    assert len(set(work.values())) == 1, work  # same statements, one queued job of one kind, for everyone
+    assert all(len(ids) == 1 for ids in jobs.values())
+    assert world.mailer.sent == []  # no lookup, no mail inside the request: that is the job's
+
+    for ids in jobs.values():  # the job does the lookup (its work differs by design, after the answer went)
+        assert queue.run(ids[0]).state is JobState.DONE
+    assert world.mailer.sent_to("grace@home.example", "invite")
+    for address in ("stranger@home.example", "done@home.example", "nobody@nowhere.invalid"):
+        assert world.mailer.sent_to(address) == []
+    with world.runtime.session_factory() as session:  # and the typed addresses are not kept
+        assert all(session.get(Job, ids[0]).payload["email"] is None for ids in jobs.values())  # type: ignore[union-attr]
 
 
 def test_api_key_answers_do_not_tell_unknown_from_wrong(world: StaffWorld) -> None:

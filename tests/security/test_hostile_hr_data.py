@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,21 @@ from click.testing import CliRunner
 from activation import cli_commands
 from activation.cli import cli
 from activation.models import Person
-from tests.provisioning_support import HEADER, REPO_ROOT, hr_line, write_hr
+from tests.provisioning_support import HEADER, REPO_ROOT, write_hr
+from tests.provisioning_support import hr_line as _hr_line
 from tests.security.starter_support import starter_world
 from tests.staff_support import StaffWorld
 
 HOSTILE_NAME = '<script>alert(1)</script>{{ 7*7 }}{% raw %}"\'&'
+
+VERIFIED = {"method": "id_check", "reference": "IDV-1"}  # account-handing desk actions verify the caller
+
+
+def hr_line(employee_id: str, **values: str) -> str:
+    """An HR line starting a month from today: the CLI runs on the real clock, and a start date long past
+    is held back (a decision for HR), which would hide what these tests look at."""
+    values.setdefault("start", (date.today() + timedelta(days=30)).isoformat())
+    return _hr_line(employee_id, **values)
 
 
 @pytest.fixture
@@ -40,13 +51,13 @@ def provision(monkeypatch, tmp_path, database_url, db_engine):  # type: ignore[n
 @pytest.mark.parametrize(
     ("line", "field"),
     [
-        (hr_line("E2", given="Ada\x00"), "given_name"),
-        (hr_line("E2", given="Ada\x1b[31m"), "given_name"),
-        (hr_line("E2", family="Smith\u202eevil"), "family_name"),
-        (hr_line("E2", given="Ada\u200b"), "given_name"),
+        (hr_line("E2", given="Ada\x00"), "first_name"),
+        (hr_line("E2", given="Ada\x1b[31m"), "first_name"),
+        (hr_line("E2", family="Smith\u202eevil"), "last_name"),
+        (hr_line("E2", given="Ada\u200b"), "first_name"),
         (hr_line("E2", email='"a@home.example\r\nBcc: x@evil.example"'), "personal_email"),
         (hr_line("E2", email="a@home.example%0ABcc:x@evil.example"), "personal_email"),
-        (hr_line("E2", given="A" * 5000), "given_name"),
+        (hr_line("E2", given="A" * 5000), "first_name"),
         (hr_line("E2", department="D" * 100_000), "department"),
     ],
     ids=["nul", "escape", "bidi", "zero-width", "header-injection", "encoded-header-injection", "long-name",
@@ -56,7 +67,8 @@ def test_hostile_rows_are_rejected_at_import_naming_line_and_field(provision, tm
                                                                    field: str) -> None:
     code, output = provision(write_hr(tmp_path / "hr.csv", hr_line("E1"), line))
     assert code == 1, output
-    rejected = " ".join(ln for ln in output.splitlines() if "line 3" in ln)
+    assert "1 valid, 1 rejected" in output, output
+    rejected = " ".join(ln for ln in output.splitlines() if "line 3" in ln)  # named by the file's column
     assert "E2" in rejected and field in rejected, output
     assert "\x1b[31m" not in output and "\u202e" not in output and "\x00" not in output
 
@@ -137,7 +149,8 @@ def test_hostile_names_are_escaped_in_emails_and_headers(world: StaffWorld) -> N
     person = _hostile_person(world)
     world.invite_link(person)
     desk = world.sign_in(world.staff("Dana Desk", desk=True))
-    world.post(desk, f"/staff/desk/people/{person}/resend-invite", data={"reason": "Caller verified, ticket 9"})
+    world.post(desk, f"/staff/desk/people/{person}/resend-invite",
+               data={**VERIFIED, "reason": "Caller verified, ticket 9"})
     mail = world.mailer.sent_to("grace@home.example", "invite")[-1]
     assert "<script>" not in mail.html and "&lt;script&gt;" in mail.html
     assert "{{ 7*7 }}" in mail.text and "49" not in mail.text.replace("2049", "")

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from activation.models import ActivationState, OtpChallenge
 from activation.runtime import Runtime
 from portal import create_app
-from tests.portal_support import InlineRunner
 from tests.security.starter_support import ask_for_code, form_token, starter_world, type_code, wrong
 from tests.staff_support import StaffWorld
 
@@ -36,9 +35,12 @@ def test_one_session_gets_five_tries_per_code_then_the_code_is_dead(world: Staff
     browser = world.app.test_client()
     ask_for_code(browser, link)
     code = world.code()
-    for offset in range(1, 6):
-        assert type_code(browser, link, wrong(code, offset)).status_code == 400
-    assert type_code(browser, link, code).status_code == 400  # the right code, too late
+    for offset in range(1, 6):  # a wrong code is answered with a redirect to the code page, saying so
+        answer = type_code(browser, link, wrong(code, offset))
+        assert (answer.status_code, answer.request.path) == (400, f"{link}/code"), answer.request.path
+    too_late = type_code(browser, link, code)  # the right code, too late: back to the code page, no pass
+    assert too_late.request.path == f"{link}/code" and "cannot be tried again" in too_late.get_data(as_text=True)
+    assert _answer(too_late) == _answer(type_code(browser, link, wrong(code, 6)))  # right or wrong: the same
     assert world.activation(person).state is not ActivationState.COMPLETED
     assert attempts(world, person) == [5]
 
@@ -116,7 +118,6 @@ def test_parallel_guesses_across_two_portal_processes_cannot_exceed_the_cap(
     other_runtime = Runtime.from_settings(world.runtime.settings, clock=world.clock)
     other_runtime.override("graph", world.graph)
     other_runtime.override("mailer", world.mailer)
-    other_runtime.override("background", InlineRunner())
     second_app = create_app(runtime=other_runtime)
     cookie = first.get_cookie("activation")
     assert cookie is not None

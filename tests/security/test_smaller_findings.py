@@ -18,6 +18,8 @@ from activation.models import ActivationState
 from tests.portal_support import csrf_token
 from tests.staff_support import StaffWorld, build_world
 
+VERIFIED = {"method": "id_check", "reference": "IDV-1"}  # account-handing desk actions verify the caller
+
 
 @pytest.fixture
 def world(make_settings, database_url, db_engine) -> StaffWorld:  # type: ignore[no-untyped-def]
@@ -36,7 +38,7 @@ def test_bidi_controls_in_a_desk_reason_are_escaped_in_the_csv(world: StaffWorld
     person = world.person("E1", state=ActivationState.LOCKED)
     desk = world.sign_in(world.staff("Dana Desk", desk=True))
     reason = "Caller verified \u202eKCIT\u202c ticket\u200b 42\u2066x\u2069"
-    world.post(desk, f"/staff/desk/people/{person}/unlock", data={"reason": reason, "invite": "keep"})
+    world.post(desk, f"/staff/desk/people/{person}/unlock", data={**VERIFIED, "reason": reason, "invite": "keep"})
     exported = desk.get("/staff/desk/audit/export.csv?employee_id=E1").get_data(as_text=True)
     for invisible in ("\u202e", "\u202c", "\u200b", "\u2066", "\u2069"):
         assert invisible not in exported
@@ -73,7 +75,7 @@ def test_codes_per_activation_are_capped_per_day_then_the_desk(world: StaffWorld
     assert world.events("code.sent")[-1].outcome == "refused"
 
     desk = world.sign_in(world.staff("Dana Desk", desk=True))
-    world.post(desk, f"/staff/desk/people/{person}/reset", data={"reason": "Caller verified, ticket 7"})
+    world.post(desk, f"/staff/desk/people/{person}/reset", data={**VERIFIED, "reason": "Caller verified, ticket 7"})
     link = re.search(r"https?://[^/\s]+(/a/[^\s\"<>]+)", world.mailer.sent_to("grace@home.example", "invite")[-1].text
                      ).group(1)  # type: ignore[union-attr]
     assert _starter_asks_for_a_code(world, starter, link).status_code == 302  # the desk lifted it

@@ -21,7 +21,8 @@ from tests.conftest import REPO_ROOT
 
 STRONG = "q8Vt1zKp0bX9mW3rY6nL2sD5fH7jC4gA1eZ0uI8oP3"
 PRODUCTION_OK = {"ACTIVATION_ENV": "production", "ACTIVATION_SECRET_KEY": STRONG, "ACTIVATION_MAIL_BACKEND": "smtp",
-                 "ACTIVATION_PUBLIC_URL": "https://activate.contoso.com"}
+                 "ACTIVATION_PUBLIC_URL": "https://activate.contoso.com",
+                 "ACTIVATION_QUEUE_URL": "redis://queue.internal:6379/1"}  # production needs a shared queue
 
 
 def start_portal(env: dict[str, str], tmp_path: Path, port: int = 0) -> subprocess.CompletedProcess[str]:
@@ -42,6 +43,8 @@ def start_portal(env: dict[str, str], tmp_path: Path, port: int = 0) -> subproce
         ({"ACTIVATION_PUBLIC_URL": "http://activate.contoso.com"}, "ACTIVATION_PUBLIC_URL"),
         ({"ACTIVATION_AUTHORITY_HOST": "https://127.0.0.1:8443"}, "ACTIVATION_AUTHORITY_HOST"),
         ({"ACTIVATION_GRAPH_URL": "https://localhost:8443"}, "ACTIVATION_GRAPH_URL"),
+        ({"ACTIVATION_QUEUE_URL": None}, "ACTIVATION_QUEUE_URL"),
+        ({"ACTIVATION_QUEUE_URL": "memory:"}, "ACTIVATION_QUEUE_URL"),
     ],
 )
 def test_production_refuses_to_start_and_names_the_setting(tmp_path: Path, change: dict, named: str) -> None:

@@ -29,6 +29,8 @@ import os
 import platform
 import random
 import secrets
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -405,6 +407,31 @@ class ThrottleFeeder:
         self.thread.join()
 
 
+class Profiler:
+    """`--profile DIR`: py-spy (pip install py-spy) samples every portal worker during a phase and
+    writes collapsed stacks (DIR/<phase>.txt, for flamegraph.pl or speedscope.app)."""
+
+    def __init__(self, stack: BenchStack, directory: Path | None, phase: str) -> None:
+        self.stack, self.directory, self.phase = stack, directory, phase
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Profiler:
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            py_spy = Path(sys.executable).parent / "py-spy"
+            self.process = subprocess.Popen([str(py_spy), "record", "--pid", str(self.stack.portal.process.popen.pid),  # noqa: S603
+                                             "--subprocesses", "--format", "raw", "--rate", "200", "--nonblocking",
+                                             "-o", str(self.directory / f"{self.phase}.txt")],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)  # py-spy attaches to each worker before the phase starts
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=60)
+
+
 # Report.
 
 def ms(seconds: float) -> str:
@@ -476,6 +503,9 @@ def main() -> int:
     parser.add_argument("--starters", type=int)
     parser.add_argument("--concurrency", type=int)
     parser.add_argument("--write", type=Path, help="replace the burst section of this markdown file")
+    parser.add_argument("--profile", type=Path, help="record py-spy profiles of the burst and flood here")
+    parser.add_argument("--werkzeug-emulator", action="store_true",
+                        help="serve the emulator with werkzeug (closes every connection) instead of gunicorn")
     parser.add_argument("--keep", action="store_true", help="print the run's directory and keep its logs")
     args = parser.parse_args()
     sizes = FULL if args.full else SHORT
@@ -493,7 +523,8 @@ def main() -> int:
         if args.keep:
             root = Path(tempfile.mkdtemp(prefix="bench-burst-kept-"))
             print(f"run directory: {root}")
-        stack = start(root, exits, postgres_url=postgres_url, gunicorn_env={})
+        stack = start(root, exits, postgres_url=postgres_url, gunicorn_env={},
+                      emulator_keepalive=not args.werkzeug_emulator)
         workers = len(stack.portal.worker_pids())
         clients = Clients(sizes.concurrency)
         set_latency(stack)
@@ -503,12 +534,14 @@ def main() -> int:
         print("floor", flush=True)
         floor = run_floor(stack, clients, sizes.floor_requests)
         print("burst", flush=True)
-        burst = run_burst(stack, clients, sizes, "burst", sizes.starters, "B")
+        with Profiler(stack, args.profile, "burst"):
+            burst = run_burst(stack, clients, sizes, "burst", sizes.starters, "B")
         rss = [rss_mb(pid) or 0.0 for pid in stack.portal.worker_pids()]
         print("refusals", flush=True)
         refusals = run_refusals(stack, clients, sizes)
         print("flood", flush=True)
-        flood = run_flood(stack, clients, sizes)
+        with Profiler(stack, args.profile, "flood"):
+            flood = run_flood(stack, clients, sizes)
         print("waiting", flush=True)
         with ThrottleFeeder(stack):
             waiting = run_burst(stack, clients, sizes, "waiting", sizes.waiting_starters, "T")
@@ -517,8 +550,9 @@ def main() -> int:
         threads = os.environ.get("GUNICORN_THREADS", "4 (config default)")
         heading = (f"Measured {started_at:%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
                    f"Python {platform.python_version()}; {workers} gthread workers x {threads} threads; "
-                   f"{sizes.starters} starters at concurrency {sizes.concurrency}; load average before "
-                   f"{load_before}, after {load_after}.")
+                   f"{sizes.starters} starters at concurrency {sizes.concurrency}; emulator served by "
+                   f"{'werkzeug (no keep-alive)' if args.werkzeug_emulator else 'gunicorn (keep-alive)'}; "
+                   f"load average before {load_before}, after {load_after}.")
         print()
         print(heading)
         print(table)

@@ -135,6 +135,38 @@ def start_emulator(directory: Path, log_dir: Path) -> tuple[Process, Any]:
     return process, SimpleNamespace(**wait_for(info, "emulator", timeout=60))
 
 
+def start_emulator_keepalive(directory: Path, log_dir: Path) -> tuple[Process, Any]:
+    """The same emulator under gunicorn (bench/emulator_keepalive.py): TLS connections stay open."""
+    from entra_emulator import certs
+    from entra_emulator.context import Identities
+
+    directory.mkdir(parents=True, exist_ok=True)
+    keys = certs.load_or_create(directory)
+    identities = Identities.load_or_create(directory)
+    port = free_port()
+    base_url = f"https://127.0.0.1:{port}"
+    command = [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "-k", "gthread",
+               "--threads", "64", "--keep-alive", "30", "--timeout", "120", "--certfile", str(keys.server_cert_path),
+               "--keyfile", str(keys.server_key_path), "emulator_keepalive:create_app()"]
+    process = start_process("emulator", command, log_dir, env={**os.environ, "PYTHONPATH": f"{ROOT / 'bench'}:{ROOT}",
+                                                                "EMULATOR_STATE_DIR": str(directory),
+                                                                "EMULATOR_BASE_URL": base_url})
+    control = requests.Session()
+    control.trust_env = False
+    control.verify = str(keys.ca_path)
+
+    def up() -> bool:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"the emulator exited:\n{process.log()[-2000:]}")
+        return control.get(f"{base_url}/_emulator/health", timeout=2).status_code == 200
+
+    wait_for(up, "emulator (gunicorn)", timeout=60)
+    return process, SimpleNamespace(
+        base_url=base_url, tenant_id=identities.tenant_id, client_id=identities.client_id,
+        client_secret=identities.client_secret, ca_path=str(keys.ca_path),
+        provisioning_sp_id=identities.provisioning_sp_id, provisioning_job_id=identities.provisioning_job_id)
+
+
 def staging_environment(*, public_url: str, database_url: str, redis_url: str, smtp_port: int, info: Any,
                         config_dir: Path, instance_dir: Path, metrics_dir: Path) -> dict[str, str]:
     """The deploy tier's staging environment (tests/deploy/conftest.py), for gunicorn."""
@@ -182,7 +214,8 @@ def start_gunicorn(name: str, app: str, env: dict[str, str], log_dir: Path, extr
     return server
 
 
-def start(root: Path, exits: ExitStack, *, postgres_url: str, gunicorn_env: dict[str, str]) -> BenchStack:
+def start(root: Path, exits: ExitStack, *, postgres_url: str, gunicorn_env: dict[str, str],
+          emulator_keepalive: bool = True) -> BenchStack:
     """Start everything under `root`; `exits` stops it all (in reverse) and drops the database."""
     from aiosmtpd.controller import Controller
 
@@ -193,7 +226,8 @@ def start(root: Path, exits: ExitStack, *, postgres_url: str, gunicorn_env: dict
 
     logs = root / "logs"
     logs.mkdir(parents=True)
-    emulator_process, info = start_emulator(root / "emulator", logs)
+    emulator_start = start_emulator_keepalive if emulator_keepalive else start_emulator
+    emulator_process, info = emulator_start(root / "emulator", logs)
     exits.callback(emulator_process.stop)
     redis, redis_url = start_redis(logs)
     exits.callback(redis.stop)

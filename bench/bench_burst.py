@@ -38,7 +38,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,7 +47,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from burst_client import Browser, Timings, percentile, tap_on  # noqa: E402
-from burst_stack import BenchStack, start  # noqa: E402
+from burst_stack import ROOT, BenchStack, Gunicorn, start, start_gunicorn  # noqa: E402
 from markdown_sections import write_section  # noqa: E402
 from proc_cpu import CpuMeter, load_average, rss_mb  # noqa: E402
 
@@ -65,7 +65,7 @@ class Sizes:
     floor_requests: int
 
 
-SHORT = Sizes(starters=200, concurrency=8, refusals=200, flood=2000, waiting_starters=100, floor_requests=2000)
+SHORT = Sizes(starters=200, concurrency=8, refusals=100, flood=1000, waiting_starters=60, floor_requests=2000)
 FULL = Sizes(starters=1000, concurrency=16, refusals=1000, flood=10_000, waiting_starters=300, floor_requests=10_000)
 
 
@@ -241,7 +241,7 @@ def run_burst(stack: BenchStack, clients: Clients, sizes: Sizes, name: str, coun
             + sum(n - 1 for n in graph_enables.values() if n > 1), "graph_calls": len(stack.emulator_requests())}
 
 
-def run_refusals(stack: BenchStack, clients: Clients, sizes: Sizes) -> list[Phase]:
+def run_refusals(stack: BenchStack, clients: Clients, sizes: Sizes, tag: str) -> list[Phase]:
     from sqlalchemy import update
 
     from activation.models import Activation, ActivationState, Person
@@ -249,16 +249,16 @@ def run_refusals(stack: BenchStack, clients: Clients, sizes: Sizes) -> list[Phas
     count = sizes.refusals
     setup = Timings()
     # Wrong codes: 4 per starter (below the 5 tries of a code), each starter holding a live code.
-    wrong_people = seed_starters(stack, (count + 3) // 4, "W")
+    wrong_people = seed_starters(stack, (count + 3) // 4, f"{tag}W")
     holders, _ = clients.run(lambda item: with_live_code(stack, clients, setup, item[0], *item[1]),
                              list(enumerate(wrong_people)))
     # Locked: starters who had a code (their browser has a CSRF token), then locked by the desk's rules.
-    locked_people = seed_starters(stack, min(count, 100), "L")
+    locked_people = seed_starters(stack, min(count, 100), f"{tag}L")
     locked, _ = clients.run(lambda item: with_live_code(stack, clients, setup, item[0], *item[1]),
                             list(enumerate(locked_people)))
     with stack.runtime.session_factory() as session:
         session.execute(update(Activation).where(Activation.person_id.in_(
-            session.query(Person.id).filter(Person.employee_id.like("L%")).scalar_subquery()))
+            session.query(Person.id).filter(Person.employee_id.like(f"{tag}L%")).scalar_subquery()))
             .values(state=ActivationState.LOCKED, lock_reason="too many wrong codes"))
         session.commit()
     lost = browser(stack, clients, setup, 9999)
@@ -322,10 +322,10 @@ def database_picture(stack: BenchStack) -> dict[str, list]:
     return picture
 
 
-def run_flood(stack: BenchStack, clients: Clients, sizes: Sizes) -> dict:
+def run_flood(stack: BenchStack, clients: Clients, sizes: Sizes, tag: str) -> dict:
     count = sizes.flood
     per_invite = 4
-    people = seed_starters(stack, (count + per_invite - 1) // per_invite, "F")
+    people = seed_starters(stack, (count + per_invite - 1) // per_invite, f"{tag}F")
     setup = Timings()
     holders, _ = clients.run(lambda item: with_live_code(stack, clients, setup, item[0], *item[1]),
                              list(enumerate(people)))
@@ -438,8 +438,12 @@ def ms(seconds: float) -> str:
     return f"{1000 * seconds:.0f}"
 
 
-def report(stack: BenchStack, sizes: Sizes, floor: Phase, burst: dict, refusals: list[Phase], flood: dict,
-           waiting: dict, rss: list[float], load: tuple[str, str]) -> str:
+Row = tuple[str, str, str, "bool | None"]
+
+
+def figures(sizes: Sizes, floor: Phase, burst: dict, refusals: list[Phase], flood: dict, waiting: dict,
+            rss: list[float]) -> list[Row]:
+    """Every figure of the issue for one portal: (name, value, target, holds or None)."""
     phase: Phase = burst["phase"]
     floor_ms = floor.per_request_ms()
     completed = burst["completed"]
@@ -488,13 +492,45 @@ def report(stack: BenchStack, sizes: Sizes, floor: Phase, burst: dict, refusals:
                  f"({waiting['completed']}/{sizes.waiting_starters}, {len(waiting_phase.timings.errors)} errors, "
                  f"{waiting['duplicates']} duplicates)", "", None))
     rows.append(("waiting: submit-code p95", f"{ms(percentile(submit, .95))} ms", "", None))
+    return rows
+
+
+def render(rows: list[Row], baseline: list[Row] | None, baseline_name: str) -> str:
+    """One markdown table; with a baseline, its values in a column beside this checkout's."""
 
     def mark(holds: bool | None) -> str:
         return "" if holds is None else ("yes" if holds else "**no**")
 
-    table = ["| figure | this run | target | holds |", "|---|---:|---|---|"]
-    table += [f"| {name} | {value} | {target} | {mark(holds)} |" for name, value, target, holds in rows]
+    if baseline is None:
+        table = ["| figure | this run | target | holds |", "|---|---:|---|---|"]
+        table += [f"| {name} | {value} | {target} | {mark(holds)} |" for name, value, target, holds in rows]
+    else:
+        table = [f"| figure | before ({baseline_name}) | after (this checkout) | target | holds after |",
+                 "|---|---:|---:|---|---|"]
+        table += [f"| {name} | {old[1]} | {value} | {target} | {mark(holds)} |"
+                  for (name, value, target, holds), old in zip(rows, baseline, strict=True)]
     return "\n".join(table)
+
+
+def run_all(stack: BenchStack, clients: Clients, sizes: Sizes, floor: Phase, tag: str) -> list[Row]:
+    """Burst, refusals, flood and waiting against `stack.portal`; the figures of the issue."""
+    print(f"[{tag}] burst", flush=True)
+    with Profiler(stack, stack.profile_dir, f"{tag}-burst"):
+        burst = run_burst(stack, clients, sizes, "burst", sizes.starters, f"{tag}B")
+    rss = [rss_mb(pid) or 0.0 for pid in stack.portal.worker_pids()]
+    print(f"[{tag}] refusals", flush=True)
+    refusals = run_refusals(stack, clients, sizes, tag)
+    print(f"[{tag}] flood", flush=True)
+    with Profiler(stack, stack.profile_dir, f"{tag}-flood"):
+        flood = run_flood(stack, clients, sizes, tag)
+    print(f"[{tag}] waiting", flush=True)
+    with ThrottleFeeder(stack):
+        waiting = run_burst(stack, clients, sizes, "waiting", sizes.waiting_starters, f"{tag}T")
+    set_latency(stack)
+    for phase in (burst["phase"], *refusals, flood["phase"], waiting["phase"]):
+        for error, times in Counter(phase.timings.errors).most_common(3):
+            print(f"  [{tag}] {phase.name}: {times} x {error}")
+    return figures(sizes, floor, burst, refusals, flood, waiting, rss)
 
 
 def main() -> int:
@@ -502,11 +538,13 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="1,000 starters at 16, 10,000-POST flood")
     parser.add_argument("--starters", type=int)
     parser.add_argument("--concurrency", type=int)
+    parser.add_argument("--baseline", metavar="GIT_REV",
+                        help="also serve the portal as of this revision (git archive) and measure it first, "
+                             "in the same run, beside this checkout")
     parser.add_argument("--write", type=Path, help="replace the burst section of this markdown file")
     parser.add_argument("--profile", type=Path, help="record py-spy profiles of the burst and flood here")
     parser.add_argument("--werkzeug-emulator", action="store_true",
                         help="serve the emulator with werkzeug (closes every connection) instead of gunicorn")
-    parser.add_argument("--keep", action="store_true", help="print the run's directory and keep its logs")
     args = parser.parse_args()
     sizes = FULL if args.full else SHORT
     if args.starters or args.concurrency:
@@ -520,33 +558,28 @@ def main() -> int:
     load_before = load_average()
     with ExitStack() as exits, tempfile.TemporaryDirectory(prefix="bench-burst-") as directory:
         root = Path(directory)
-        if args.keep:
-            root = Path(tempfile.mkdtemp(prefix="bench-burst-kept-"))
-            print(f"run directory: {root}")
         stack = start(root, exits, postgres_url=postgres_url, gunicorn_env={},
                       emulator_keepalive=not args.werkzeug_emulator)
+        stack.profile_dir = args.profile
+        baseline_portal = None
+        if args.baseline:
+            baseline_portal = start_baseline(stack, args.baseline, exits)
         workers = len(stack.portal.worker_pids())
         clients = Clients(sizes.concurrency)
         set_latency(stack)
         print(f"stack up: {workers} portal workers; warming up", flush=True)
-        run_burst(stack, clients, sizes, "warm-up", sizes.concurrency * 2, "X")
+        for portal in filter(None, (baseline_portal, stack.portal)):
+            run_burst(replace(stack, portal=portal), clients, sizes, "warm-up", sizes.concurrency * 2,
+                      f"X{portal.port}")
         run_floor(stack, clients, 200)
         print("floor", flush=True)
         floor = run_floor(stack, clients, sizes.floor_requests)
-        print("burst", flush=True)
-        with Profiler(stack, args.profile, "burst"):
-            burst = run_burst(stack, clients, sizes, "burst", sizes.starters, "B")
-        rss = [rss_mb(pid) or 0.0 for pid in stack.portal.worker_pids()]
-        print("refusals", flush=True)
-        refusals = run_refusals(stack, clients, sizes)
-        print("flood", flush=True)
-        with Profiler(stack, args.profile, "flood"):
-            flood = run_flood(stack, clients, sizes)
-        print("waiting", flush=True)
-        with ThrottleFeeder(stack):
-            waiting = run_burst(stack, clients, sizes, "waiting", sizes.waiting_starters, "T")
+        baseline_rows = None
+        if baseline_portal is not None:
+            baseline_rows = run_all(replace(stack, portal=baseline_portal), clients, sizes, floor, "before")
+        rows = run_all(stack, clients, sizes, floor, "after" if baseline_portal else "run")
         load_after = load_average()
-        table = report(stack, sizes, floor, burst, refusals, flood, waiting, rss, (load_before, load_after))
+        table = render(rows, baseline_rows, args.baseline or "")
         threads = os.environ.get("GUNICORN_THREADS", "4 (config default)")
         heading = (f"Measured {started_at:%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
                    f"Python {platform.python_version()}; {workers} gthread workers x {threads} threads; "
@@ -556,15 +589,25 @@ def main() -> int:
         print()
         print(heading)
         print(table)
-        for phase in (burst["phase"], *refusals, flood["phase"], waiting["phase"]):
-            for error, times in Counter(phase.timings.errors).most_common(3):
-                print(f"  {phase.name}: {times} x {error}")
         if args.write:
-            command = "bench/bench_burst.py" + (" --full" if args.full else "")
+            command = "bench/bench_burst.py" + (" --full" if args.full else "") + \
+                (f" --baseline {args.baseline}" if args.baseline else "")
             write_section(args.write, f"{MARK_START}\n## Day one at scale: burst, floor, refusals, waiting\n\n"
                           f"{heading}\n\n{table}\n\nReproduce: `.venv/bin/python {command}` "
                           f"(`make bench` runs the short version).\n{MARK_END}", MARK_START, MARK_END)
     return 0
+
+
+def start_baseline(stack: BenchStack, revision: str, exits: ExitStack) -> Gunicorn:
+    """The portal's code as of `revision` (git archive into the run's directory), same settings."""
+    tree = stack.root / "baseline"
+    tree.mkdir()
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True)  # noqa: S607
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)  # noqa: S607
+    portal = start_gunicorn("portal-baseline", "portal:create_app()", stack.env, stack.root / "logs", {},
+                            cwd=tree, pythonpath=f"{tree}:{ROOT / 'bench'}")
+    exits.callback(portal.process.stop)
+    return portal
 
 
 if __name__ == "__main__":

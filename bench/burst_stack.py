@@ -101,6 +101,7 @@ class BenchStack:
     admin_url: str
     redis_pid: int
     processes: list[Process] = field(default_factory=list)
+    profile_dir: Path | None = None
 
     def postgres_backend_pids(self) -> list[int]:
         engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
@@ -198,11 +199,12 @@ def staging_environment(*, public_url: str, database_url: str, redis_url: str, s
     }
 
 
-def start_gunicorn(name: str, app: str, env: dict[str, str], log_dir: Path, extra_env: dict[str, str]) -> Gunicorn:
+def start_gunicorn(name: str, app: str, env: dict[str, str], log_dir: Path, extra_env: dict[str, str], *,
+                   cwd: Path = ROOT, pythonpath: str = str(ROOT / "bench")) -> Gunicorn:
+    """gunicorn -c config/gunicorn.conf.py from `cwd` (a baseline tree has its own copy of the conf)."""
     port = free_port()
     command = [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", app]
-    process = start_process(name, command, log_dir, env={**env, **extra_env,
-                                                         "PYTHONPATH": str(ROOT / "bench")})
+    process = start_process(name, command, log_dir, env={**env, **extra_env, "PYTHONPATH": pythonpath}, cwd=cwd)
     server = Gunicorn(process, port)
 
     def healthy() -> bool:

@@ -558,7 +558,8 @@ def main() -> int:
     load_before = load_average()
     with ExitStack() as exits, tempfile.TemporaryDirectory(prefix="bench-burst-") as directory:
         root = Path(directory)
-        stack = start(root, exits, postgres_url=postgres_url, gunicorn_env={},
+        sizing = {name: os.environ[name] for name in ("GUNICORN_WORKERS", "GUNICORN_THREADS") if name in os.environ}
+        stack = start(root, exits, postgres_url=postgres_url, gunicorn_env=sizing,
                       emulator_keepalive=not args.werkzeug_emulator)
         stack.profile_dir = args.profile
         baseline_portal = None
@@ -580,7 +581,7 @@ def main() -> int:
         rows = run_all(stack, clients, sizes, floor, "after" if baseline_portal else "run")
         load_after = load_average()
         table = render(rows, baseline_rows, args.baseline or "")
-        threads = os.environ.get("GUNICORN_THREADS", "4 (config default)")
+        threads = os.environ.get("GUNICORN_THREADS", "the config's default")
         heading = (f"Measured {started_at:%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
                    f"Python {platform.python_version()}; {workers} gthread workers x {threads} threads; "
                    f"{sizes.starters} starters at concurrency {sizes.concurrency}; emulator served by "
@@ -604,7 +605,8 @@ def start_baseline(stack: BenchStack, revision: str, exits: ExitStack) -> Gunico
     tree.mkdir()
     archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True)  # noqa: S607
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)  # noqa: S607
-    portal = start_gunicorn("portal-baseline", "portal:create_app()", stack.env, stack.root / "logs", {},
+    sizing = {name: os.environ[name] for name in ("GUNICORN_WORKERS", "GUNICORN_THREADS") if name in os.environ}
+    portal = start_gunicorn("portal-baseline", "portal:create_app()", stack.env, stack.root / "logs", sizing,
                             cwd=tree, pythonpath=f"{tree}:{ROOT / 'bench'}")
     exits.callback(portal.process.stop)
     return portal

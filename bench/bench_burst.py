@@ -408,7 +408,7 @@ class ThrottleFeeder:
 
 
 class Profiler:
-    """`--profile DIR`: py-spy (pip install py-spy) samples every portal worker during a phase and
+    """`--profile DIR`: py-spy (`pip install -e '.[bench]'`) samples every portal worker during a phase and
     writes collapsed stacks (DIR/<phase>.txt, for flamegraph.pl or speedscope.app)."""
 
     def __init__(self, stack: BenchStack, directory: Path | None, phase: str) -> None:

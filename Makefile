@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench bench-full bench-provisioning
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The portal under gunicorn beside its floor (docs/benchmarks.md): PostgreSQL from
+# ACTIVATION_TEST_POSTGRES_URL (a fresh database is created and dropped), a private redis-server.
+BENCH_POSTGRES_URL ?= $(or $(ACTIVATION_TEST_POSTGRES_URL),postgresql://postgres@127.0.0.1:5432/test)
+
 bench: $(STAMP)
+	ACTIVATION_TEST_POSTGRES_URL=$(BENCH_POSTGRES_URL) $(BIN)/python bench/bench_burst.py $(ARGS)
+
+bench-full: $(STAMP)
+	ACTIVATION_TEST_POSTGRES_URL=$(BENCH_POSTGRES_URL) $(BIN)/python bench/bench_burst.py --full $(ARGS)
+
+bench-provisioning: $(STAMP)
 	$(BIN)/python bench/bench_validate_plan.py --write docs/benchmarks.md
 	$(BIN)/python bench/bench_apply.py --write docs/benchmarks.md

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from activation import audit
 from activation.deps import Deps
@@ -143,7 +143,8 @@ def open_invite(session: Session, deps: Deps, token: str, *, allow_completed: bo
         invite_id = token_service(deps).loads(token)
     except TokenInvalid:
         raise InviteProblem("unknown") from None
-    invite = session.get(Invite, invite_id)
+    # One query for the invite, its person and their activation: every starter page starts here.
+    invite = session.get(Invite, invite_id, options=[joinedload(Invite.person).joinedload(Person.activation)])
     if invite is None:
         raise InviteProblem("unknown")
     person = invite.person

@@ -1,4 +1,4 @@
-"""One database session per request, closed (and rolled back if left open) at teardown."""
+"""One database session (on one pooled connection) per request, closed (and rolled back if left open) at teardown."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ def close_db(_exc: BaseException | None = None) -> None:
     if session is not None:
         session.rollback()
         session.close()
+    connection = g.pop("db_connection", None)
+    if connection is not None:
+        connection.close()  # back to the pool
 
 
 def init_app(app: Flask) -> None:

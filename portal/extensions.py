@@ -14,9 +14,15 @@ def runtime() -> Runtime:
 
 
 def db() -> Session:
-    """The request's database session, opened lazily and closed at teardown (flaskr style)."""
+    """The request's database session, opened lazily and closed at teardown (flaskr style).
+
+    It keeps one pooled connection for the whole request: services commit several times (count an
+    attempt, then compare), and a session on the engine would hand its connection back at each
+    commit and check it out again, paying the pool's liveness ping (a round trip) every time.
+    """
     if "db" not in g:
-        g.db = runtime().session_factory()
+        g.db_connection = runtime().engine.connect()
+        g.db = runtime().session_factory(bind=g.db_connection)
     return g.db
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from activation import audit, codes, invites
 from activation.deps import Deps
 from activation.errors import ActivationError
+from activation.graph.auth_methods import STRONG_KINDS
 from activation.graph.errors import GraphError, TokenError
 from activation.models import ActivationState, AuditEvent, Person
 from activation.window import window_state
@@ -34,6 +35,7 @@ class NewPass(enum.StrEnum):
     AVAILABLE = "available"  # the starter may verify again and get a new pass
     REVOKED = "revoked"  # the desk withdrew it: call the desk
     USED = "used"  # the pass was used to sign in: set-up goes on at My Security Info, or the desk helps
+    REGISTERED = "registered"  # a passkey or Authenticator is registered: sign in with it, or ask the desk
     WINDOW_CLOSED = "window_closed"
     UNAVAILABLE = "unavailable"  # Graph could not be asked just now: try again later
 
@@ -65,10 +67,15 @@ def status(session: Session, deps: Deps, person: Person) -> NewPass:
         return NewPass.WINDOW_CLOSED
     if not person.entra_object_id:
         return NewPass.UNAVAILABLE
+    if activation.credential_at is not None:  # the watcher already saw a passkey or Authenticator
+        return NewPass.REGISTERED
     try:
         passes = deps.graph.list_taps(person.entra_object_id)
+        methods = deps.graph.authentication_methods(person.entra_object_id)
     except (GraphError, TokenError):
         return NewPass.UNAVAILABLE
+    if any(m.kind in STRONG_KINDS for m in methods):  # DESIGN 6: only while no method is registered yet
+        return NewPass.REGISTERED
     if any(p.usability_reason == "OneTimeUsed" for p in passes):
         return NewPass.USED
     return NewPass.AVAILABLE

@@ -72,8 +72,10 @@ def push_workers():  # type: ignore[no-untyped-def]
         workers = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return _error(400, "the body is not valid JSON; send a JSON array of worker objects")
+    if isinstance(workers, dict) and set(workers) == {"rows"}:  # Microsoft's Logic Apps sample: {"rows": [...]}
+        workers = workers["rows"]
     if not isinstance(workers, list) or not workers:
-        return _error(400, "the body must be a non-empty JSON array of worker objects")
+        return _error(400, "the body must be a non-empty JSON array of worker objects (or {\"rows\": [...]})")
     if len(workers) > MAX_WORKERS:
         return _error(413, f"{len(workers)} workers in one request; send at most {MAX_WORKERS}")
     try:

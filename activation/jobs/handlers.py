@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from activation import audit, invites, lost_link
+from activation import audit, credentials, invites, lost_link
 from activation.deps import Deps
 from activation.graph.errors import GraphTransientError
 from activation.jobs.errors import GiveUp, RetryLater
@@ -214,6 +214,13 @@ def scheduled_expiry(session: Session, deps: Deps, job: Job) -> dict[str, Any] |
     return {"expired": invites.expire_closed(session, deps)}
 
 
+def scheduled_credential_watch(session: Session, deps: Deps, job: Job) -> dict[str, Any] | None:
+    """Day one ends with a credential: check the users whose next check is due (each backs off itself)."""
+    report = credentials.watch_due(session, deps)
+    return {"checked": report.checked, "registered": len(report.registered), "failed": len(report.failed),
+            "still_watching": report.still_watching}
+
+
 def drop_folder(session: Session, deps: Deps, job: Job) -> dict[str, Any] | None:
     """Provision every HR extract in the drop folder once (by content hash), then move it to processed/."""
     folder = Path(deps.settings.queue.drop_folder)
@@ -258,6 +265,7 @@ def default_handlers() -> dict[str, Handler]:
         "schedule.reconcile": scheduled_reconcile,
         "schedule.invites_send": scheduled_invites,
         "schedule.expire": scheduled_expiry,
+        "schedule.credentials_watch": scheduled_credential_watch,
         "schedule.provision_drop_folder": drop_folder,
     }
 

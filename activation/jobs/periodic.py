@@ -3,7 +3,7 @@
 Each firing adds a ledger row keyed by its time slot (`schedule.reconcile@2026-03-02T08:10`), so two
 consumers on two hosts firing the same slot run it once, and every run is visible with its outcome.
 
-To add a periodic job (issue 16's credential watch, for example):
+To add a periodic job (as the credential watch was):
 1. write a handler `(session, deps, job) -> dict | None` calling your service function, and add it to
    `activation.jobs.handlers.default_handlers()` under a kind such as "credentials.watch";
 2. append `PeriodicJob("credentials.watch", every_minutes=5)` in `default_schedule` below (read the
@@ -38,6 +38,9 @@ def default_schedule(settings: Settings) -> list[PeriodicJob]:
         PeriodicJob("schedule.reconcile", queue.reconcile_every_minutes),
         PeriodicJob("schedule.invites_send", queue.invites_send_every_minutes),
         PeriodicJob("schedule.expire", 60),
+        # every minute; each user is checked with its own backoff (policy.credential_check_*), so a firing
+        # with nobody due costs one query
+        PeriodicJob("schedule.credentials_watch", 1),
     ]
     if queue.drop_folder:
         schedule.append(PeriodicJob("schedule.provision_drop_folder", queue.provision_every_minutes))

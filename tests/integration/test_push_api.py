@@ -100,6 +100,13 @@ def test_a_revoked_or_missing_key_gets_401_with_a_bearer_challenge(api: Api) -> 
     assert api.graph.calls == []
 
 
+def test_the_logic_apps_rows_wrapper_is_accepted(api: Api) -> None:
+    """Microsoft's Logic Apps sample posts {"rows": [...]}; it is the same list of workers."""
+    answer = api.push(api.key(), {"rows": [worker("W1")]})
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    assert api.graph.sent() == {"W1": False}
+
+
 @pytest.mark.parametrize(("body", "status", "message"), [
     (b"{not json", 400, "not valid JSON"),
     (b"\xff\xfe", 400, "not valid JSON"),

@@ -231,3 +231,22 @@ def test_the_desk_tells_an_unused_pass_from_a_used_one_without_a_credential(flow
     words = {w.employee_id: w.words for w in funnel.compute(flow.session, flow.clock.now()).waiting}
     assert words == {"E1": "TAP unused, 2 h left", "E2": "no credential yet: signed in with the TAP, 2 h left"}
     assert unused.id != used.id
+
+
+def test_the_consumer_watches_for_credentials_on_its_schedule(flow: Flow) -> None:
+    """No cron: the periodic `schedule.credentials_watch` job runs the watcher."""
+    from activation.jobs.handlers import default_handlers
+    from activation.jobs.runner import run_job
+    from activation.jobs.submit import submit
+
+    boss(flow)
+    person = activated(flow)
+    flow.clock.advance(120)
+    flow.graph.register_method(person.entra_object_id or "", PASSKEY)
+    job = submit(flow.session, flow.deps, "schedule.credentials_watch", key="slot-1")
+    flow.session.commit()
+    outcome = run_job(flow.session, flow.deps, job.id, default_handlers())
+    flow.session.refresh(job)
+    assert str(outcome.state) == "done" and job.result == {"checked": 1, "registered": 1, "failed": 0,
+                                                             "still_watching": 0}
+    assert flow.graph.list_taps(person.entra_object_id or "") == []

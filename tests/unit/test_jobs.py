@@ -125,7 +125,7 @@ def test_queued_mail_waits_for_room_under_the_mailbox_limit_without_using_attemp
 
 def test_the_schedule_is_configurable_and_extensible(make_settings) -> None:  # type: ignore[no-untyped-def]
     kinds = [p.kind for p in default_schedule(make_settings())]
-    assert kinds == ["schedule.reconcile", "schedule.invites_send", "schedule.expire"]
+    assert kinds == ["schedule.reconcile", "schedule.invites_send", "schedule.expire", "schedule.credentials_watch"]
     with_folder = default_schedule(make_settings(queue={"drop_folder": "/srv/hr-drop"}))
     assert "schedule.provision_drop_folder" in [p.kind for p in with_folder]
     every_ten = PeriodicJob("credentials.watch", 10)

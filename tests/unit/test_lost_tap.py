@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from activation import account_steps, audit, codes, invites, lost_tap
+from activation.graph.auth_methods import PASSKEY
 from activation.lost_tap import NewPass
 from activation.models import ActivationState
 from activation.staff import desk_actions
@@ -92,3 +93,13 @@ def test_a_graph_outage_is_not_taken_for_permission(flow: Flow) -> None:
     person, _, _, _ = activated(flow)
     flow.graph.fail_next("list_taps", ServiceUnavailable("down", status=503))
     assert lost_tap.status(flow.session, flow.deps, person) is NewPass.UNAVAILABLE
+
+
+def test_no_new_pass_once_a_passkey_is_registered(flow: Flow) -> None:
+    """DESIGN 6: a lost TAP is replaced only while no method is registered yet."""
+    person, _, token, _ = activated(flow)
+    flow.graph.register_method(person.entra_object_id, PASSKEY)
+    assert lost_tap.status(flow.session, flow.deps, person) is NewPass.REGISTERED
+    with pytest.raises(lost_tap.NewPassRefused):
+        lost_tap.start(flow.session, flow.deps, completed(flow, token), BROWSER)
+    assert len(flow.mailer.sent_to("ada@home.example", "code")) == 1  # no fresh code went out

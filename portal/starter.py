@@ -219,6 +219,8 @@ def new_pass(token: str):  # type: ignore[no-untyped-def]
         return opened
     if not ButtonForm().validate_on_submit():
         abort(400)
+    if threat_mode.self_service_paused(db()):  # a new pass by self-service waits too while threat mode is on
+        return render_template("starter/paused.html"), 503
     try:
         new_token = lost_tap.start(db(), _deps(), opened, browser_id(), request_context())
     except lost_tap.NewPassRefused:

@@ -289,3 +289,20 @@ def test_after_a_desk_revoke_the_starter_is_told_what_to_do(world: World) -> Non
     page = client.get(link).get_data(as_text=True)
     assert "The service desk has withdrawn your Temporary Access Pass" in page and "new-pass" not in page
     assert "site-footer" not in page  # the contact is in the body, so the footer does not repeat it
+
+
+def test_threat_mode_pauses_a_self_service_new_pass(world: World) -> None:
+    from activation.staff import threat_mode
+    from activation.staff.auth import DESK_ROLE, StaffMember
+    from activation.staff.threat_mode import DESK_LEAD_ROLE
+
+    client = world.app.test_client()
+    link, _ = activate(world, client)
+    world.runtime.deps().clock.advance(3600)  # type: ignore[attr-defined]
+    lead = StaffMember("oid-lead", "Lee Lead", "lee@contoso.example", frozenset({DESK_ROLE, DESK_LEAD_ROLE}))
+    with world.runtime.session_factory() as session:
+        threat_mode.switch(session, world.runtime.deps(), lead, True, "a wave of calls to the desk")
+    page = client.get(f"{link}/pass").get_data(as_text=True)
+    paused = client.post(f"{link}/new-pass", data={"csrf_token": csrf_token(page)})
+    assert paused.status_code == 503 and "Please try again a little later" in paused.get_data(as_text=True)
+    assert len(world.mailer.sent_to("grace@home.example", "code")) == 1  # no fresh code went out

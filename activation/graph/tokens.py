@@ -119,6 +119,13 @@ class MsalTokenProvider:
             result = app.acquire_token_for_client(scopes=self._scopes)
         except requests.RequestException as exc:
             raise self._network_error(exc) from None
+        except msal.exceptions.MsalServiceError as exc:  # e.g. the token endpoint answered 5xx
+            raise TokenError(
+                f"Token request to {self._host()} failed: the identity service answered an error "
+                f"({scrub(str(getattr(exc, 'error', '') or type(exc).__name__), self._secrets)[:80]}); "
+                "try again shortly.",
+                error="service_error",
+            ) from None
         if not isinstance(result, Mapping) or "access_token" not in result:
             raise token_error_from_result(result or {}, self._secrets)
         return str(result["access_token"])

@@ -9,13 +9,13 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from activation import audit, invites
 from activation.clock import FakeClock
 from activation.graph.fake import FakeGraph
 from activation.mail.fake import FakeMailer
-from activation.models import Activation, HrStatus, Job, JobState, Person
+from activation.models import Activation, ActivationState, AuditEvent, HrStatus, Job, JobState, Person
 from activation.runtime import Runtime
 from activation.staff import login
 from activation.staff.auth import DESK_ROLE, StaffMember
@@ -66,18 +66,31 @@ def test_redis_away_fails_closed_and_recovers(make_settings, postgres_url, priva
     desk_page = staff.get("/staff/desk/")
     assert desk_page.status_code == 503 and calm(desk_page.get_data(as_text=True))
     assert "The service is busy" in desk_page.get_data(as_text=True)
-    answers = []
+    answers, pages = [], []
     for _ in range(settings.policy.otp_max_attempts + 2):  # guessing while Redis is away
         page = starter.get(f"{link}/code").get_data(as_text=True)
-        answers.append(starter.post(f"{link}/code", data={"csrf_token": csrf_token(page), "code": wrong}))
-    assert all(a.status_code == 400 and calm(a.get_data(as_text=True)) for a in answers)
+        answer = starter.post(f"{link}/code", data={"csrf_token": csrf_token(page), "code": wrong})
+        answers.append(answer)  # post/redirect/get (issue 13): every guess answers 303 back to the code page
+        pages.append(starter.get(answer.headers["Location"]) if answer.status_code == 303 else answer)
+    assert all(a.status_code == 303 and "/pass" not in a.headers["Location"] for a in answers)
+    assert all(calm(p.get_data(as_text=True)) for p in pages)
+    tries = settings.policy.otp_max_attempts
+    assert all(p.status_code == 400 for p in pages[:tries])  # each counted guess refused (the last one leaves
+    assert all("That code is not right" in p.get_data(as_text=True) for p in pages[:tries - 1])  # no box)
+    assert all(p.status_code == 200 and 'id="code-used-up"' in p.get_data(as_text=True)
+               and 'name="code"' not in p.get_data(as_text=True) for p in pages[tries:])  # used up: no box
     page = starter.get(f"{link}/code").get_data(as_text=True)
     late = starter.post(f"{link}/code", data={"csrf_token": csrf_token(page), "code": code})
-    assert late.status_code == 400  # the cap held: even the right code no longer works for this one
+    assert late.status_code == 303 and "/pass" not in late.headers["Location"]  # the cap held: even the right
+    late_page = starter.get(late.headers["Location"])  # code no longer works for this one
+    assert 'id="code-used-up"' in late_page.get_data(as_text=True) and calm(late_page.get_data(as_text=True))
     with runtime.session_factory() as session:
         activation = session.scalars(select(Activation)).one()
         counted = activation.failed_code_count
         assert counted >= settings.policy.otp_max_attempts  # every guess was counted in the database
+        assert activation.state is ActivationState.CODE_SENT and activation.verified_at is None
+        assert session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "code.verify", AuditEvent.outcome == "success")) == 0
     lost = post_form(starter, "/", "/lost-link", {"email": "rf@home.example"})
     assert lost.status_code == 200 and calm(lost.get_data(as_text=True))  # queued in the database meanwhile
 

@@ -1,6 +1,7 @@
 """Microsoft throttles: the emulator answers 20% of calls on every endpoint (token, users, TAP, mail)
-with 429 (Retry-After) or 503. 200 starters activate through the portal; every one completes, with
-one enable and one TAP each, and every audit event in place."""
+with 429 (Retry-After) or 503. 200 starters activate through the portal (the code answers 303 to the
+pass page, where the account steps and the checks before the pass run, issues 13 and 16); every one
+completes, with one enable and one TAP each, every audit event in place, and one activation notice each."""
 
 from __future__ import annotations
 
@@ -43,6 +44,12 @@ class RecordingMailer:
         return re.search(r"\b(\d{6,8})\b", text).group(1)  # type: ignore[union-attr]
 
 
+def _see_pass(answer, link: str) -> None:  # type: ignore[no-untyped-def]
+    """Post/redirect/get (issue 13): a right code and "try again" both answer 303 to the pass page."""
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    assert answer.headers["Location"].endswith(f"{link}/pass"), answer.headers["Location"]
+
+
 def activate(client, link: str, address: str, mailer: RecordingMailer) -> tuple[str, int]:  # type: ignore[no-untyped-def]
     """What a patient starter does: ask for a code (again if it did not come), type it, press "try again"."""
     for _ in range(6):
@@ -55,11 +62,15 @@ def activate(client, link: str, address: str, mailer: RecordingMailer) -> tuple[
     page = client.get(f"{link}/code")
     answer = client.post(f"{link}/code", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
                                                 "code": mailer.code_for(address)})
+    _see_pass(answer, link)
+    answer = client.get(f"{link}/pass")  # the account steps (and issue 16's checks before the pass) run here
     tries = 1
     while answer.status_code != 200 and tries < 8:
         body = answer.get_data(as_text=True)
         assert answer.status_code in (409, 503), body  # "in progress" or "try again": never a 500 or internals
-        answer = client.post(f"{link}/finish", data={"csrf_token": csrf_token(body)})
+        again = client.post(f"{link}/finish", data={"csrf_token": csrf_token(body)})  # the page's button
+        _see_pass(again, link)
+        answer = client.get(f"{link}/pass")
         tries += 1
     body = answer.get_data(as_text=True)
     assert answer.status_code == 200, body
@@ -134,9 +145,18 @@ def test_two_hundred_activations_complete_under_twenty_percent_throttling(  # ty
             assert len(per_person) == starters and set(per_person.values()) == {1}, action  # none lost, none twice
         assert session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "code.sent", AuditEvent.outcome == "success")) >= starters
+        # Issue 16: each completed activation emails the starter a "this wasn't me" notice (best effort, through
+        # the same throttled sendMail): one per starter, delivered or its failure audited, never twice.
+        notices = Counter((person_id, outcome) for person_id, outcome in session.execute(
+            select(AuditEvent.person_id, AuditEvent.outcome).where(AuditEvent.action == "notice.sent")))
+        assert len({person_id for person_id, _ in notices}) == starters and set(notices.values()) == {1}
+        noticed = sum(count for (_, outcome), count in notices.items() if outcome == "success")
+    delivered = Counter(m.to for m in mailer.sent if m.kind == "account_notice")
+    assert len(delivered) == noticed and set(delivered.values()) <= {1}  # the audit matches what went out
     retried = sum(1 for _, tries in results if tries > 1)
     print(f"\n[throttling] {len(log)} Graph/identity calls, injected {dict(injected)}; "  # noqa: T201
-          f"{retried} starter(s) pressed 'try again'; {starters} completed, {len(enables)} enables, {len(taps)} TAPs")
+          f"{retried} starter(s) pressed 'try again'; {starters} completed, {len(enables)} enables, {len(taps)} TAPs; "
+          f"{noticed} activation notices sent, {starters - noticed} audited as not sent")
     runtime.dispose()
 
 

@@ -149,3 +149,13 @@ def test_session_defaults() -> None:
     session = build_http_session(None)
     assert session.verify is True and session.trust_env is False
     assert "day-one-activation" in session.headers["User-Agent"]
+
+
+def test_a_token_endpoint_outage_is_a_token_error_not_an_msal_exception(stub: StubServer) -> None:
+    """A 5xx from the token endpoint makes MSAL raise its own exception; callers must get a TokenError
+    (a calm "try again" page), never a 500."""
+    for _ in range(4):  # MSAL may retry once itself
+        stub.token_answers.append(Canned(503, "<html>Service Unavailable</html>"))
+    with pytest.raises(TokenError) as excinfo:
+        provider(stub).access_token()
+    assert excinfo.value.error == "service_error" and "try again" in str(excinfo.value)

@@ -146,10 +146,13 @@ def journey(stack: BenchStack, clients: Clients, timings: Timings, number: int, 
         started = time.perf_counter()
         code = stack.mailbox.latest_code(email)
         timings.add("read mail", time.perf_counter() - started)
-        result = tab.post("submit code", f"{path}/code", code=code)
+        submitted = tab.post("submit code", f"{path}/code", code=code)
+        if submitted.status_code != 303 or not submitted.headers.get("Location", "").endswith("/pass"):
+            raise RuntimeError(f"submit code {submitted.status_code}")
+        result = tab.get("result page", f"{path}/pass")  # post/redirect/get: the pass is shown on the GET
         tap = tap_on(result) if result.status_code == 200 else None
         if tap is None:
-            raise RuntimeError(f"submit code {result.status_code}")
+            raise RuntimeError(f"result page {result.status_code}")
         return tap
     except (RuntimeError, requests.RequestException, AssertionError) as exc:
         timings.errors.append(str(exc))
@@ -275,7 +278,8 @@ def run_refusals(stack: BenchStack, clients: Clients, sizes: Sizes, tag: str) ->
         "lost-link request": list(range(count)),
         "CSRF failure": [(holders[i % len(holders)], 0, wrong_people[i % len(holders)][0]) for i in range(count)],
     }
-    expected = {"wrong code": 400, "locked activation": 403, "forged invite token": 404,
+    # a wrong code answers 303 to the code page (post/redirect/get); the refusal measured is that POST
+    expected = {"wrong code": 303, "locked activation": 403, "forged invite token": 404,
                 "lost-link request": 200, "CSRF failure": 400}
     phases = []
     for kind, items in kinds.items():
@@ -344,7 +348,7 @@ def run_flood(stack: BenchStack, clients: Clients, sizes: Sizes, tag: str) -> di
         twin = Browser(clients.http(), stack.portal.url, stack.public_url, tab.headers["X-Forwarded-For"], timings)
         twin.cookies, twin.csrf = dict(tab.cookies), tab.csrf
         response = twin.post("flood", f"{path}/code", code=wrong(code, offset))
-        if response.status_code != 400:
+        if response.status_code != 303:
             timings.errors.append(f"flood: {response.status_code}")
 
     phase, _ = measure(stack, "flood", "portal", clients, guess, items)
@@ -453,7 +457,7 @@ def figures(sizes: Sizes, floor: Phase, burst: dict, refusals: list[Phase], floo
     rate = completed / phase.wall
     cpu_per_activation = 1000 * phase.portal_cpu / max(1, completed)
     pg_per_activation = 1000 * phase.postgres_cpu / max(1, completed)
-    pages = [step for step in ("invite page", "request code", "code page", "submit code")]
+    pages = [step for step in ("invite page", "request code", "code page", "submit code", "result page")]
     worst_p95 = max(percentile(phase.timings.steps[step], 0.95) for step in pages)
     rows = [
         ("completed activations / starters", f"{completed} / {sizes.starters}", "all", completed == sizes.starters),

@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "deploy"))
 
-from deploy_stack import Process, free_port, start_process, start_redis, wait_for  # noqa: E402
+from deploy_stack import Process, free_port, staging_environment, start_process, start_redis, wait_for  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 _CODE = re.compile(r"\b(\d{6,8})\b")
@@ -169,36 +169,10 @@ def start_emulator_keepalive(directory: Path, log_dir: Path) -> tuple[Process, A
         provisioning_sp_id=identities.provisioning_sp_id, provisioning_job_id=identities.provisioning_job_id)
 
 
-def staging_environment(*, public_url: str, database_url: str, redis_url: str, smtp_port: int, info: Any,
-                        config_dir: Path, instance_dir: Path, metrics_dir: Path) -> dict[str, str]:
-    """The deploy tier's staging environment (tests/deploy/conftest.py), for gunicorn."""
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "ACTIVATION_ENV": "staging",
-        "ACTIVATION_CONFIG_DIR": str(config_dir),
-        "ACTIVATION_INSTANCE_DIR": str(instance_dir),
-        "ACTIVATION_SECRET_KEY": secrets.token_urlsafe(48),
-        "ACTIVATION_PUBLIC_URL": public_url,
-        "ACTIVATION_TRUSTED_PROXIES": "1",
-        "ACTIVATION_DATABASE_URL": database_url,
-        "ACTIVATION_REDIS_URL": redis_url,
-        "ACTIVATION_QUEUE_URL": redis_url,  # staging needs a shared queue; the job consumer runs beside gunicorn
-        "ACTIVATION_TENANT_ID": info.tenant_id,
-        "ACTIVATION_CLIENT_ID": info.client_id,
-        "ACTIVATION_CLIENT_SECRET": info.client_secret,
-        "ACTIVATION_AUTHORITY_HOST": info.base_url,
-        "ACTIVATION_GRAPH_URL": info.base_url,
-        "ACTIVATION_CA_BUNDLE": info.ca_path,
-        "ACTIVATION_PROVISIONING_SP_ID": info.provisioning_sp_id,
-        "ACTIVATION_PROVISIONING_JOB_ID": info.provisioning_job_id,
-        "ACTIVATION_MAIL_BACKEND": "smtp",
-        "ACTIVATION_SMTP_HOST": "127.0.0.1",
-        "ACTIVATION_SMTP_PORT": str(smtp_port),
-        "ACTIVATION_SMTP_SECURITY": "none",
-        "ACTIVATION_SMTP_ALLOW_PLAIN_LOOPBACK": "true",
-        "ACTIVATION_METRICS_TOKEN": secrets.token_urlsafe(24),
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
+def bench_environment(*, metrics_dir: Path, **wiring: Any) -> dict[str, str]:
+    """The deploy tier's staging environment (tests/deploy/deploy_stack.py), with the bench's metrics folder."""
+    return {**staging_environment(**wiring), "ACTIVATION_METRICS_TOKEN": secrets.token_urlsafe(24),
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
 
 
 def start_gunicorn(name: str, app: str, env: dict[str, str], log_dir: Path, extra_env: dict[str, str], *,
@@ -264,7 +238,7 @@ def start(root: Path, exits: ExitStack, *, postgres_url: str, gunicorn_env: dict
     config_dir.mkdir()
     shutil.copy(ROOT / "config" / "default.toml", config_dir / "default.toml")
     public_url = "https://activate.bench.example"
-    env = staging_environment(public_url=public_url, database_url=database_url, redis_url=redis_url,
+    env = bench_environment(public_url=public_url, database_url=database_url, redis_url=redis_url,
                               smtp_port=smtp_port, info=info, config_dir=config_dir,
                               instance_dir=root / "instance", metrics_dir=root / "metrics")
     (root / "metrics").mkdir()

@@ -344,3 +344,35 @@ class Stack:
         session.trust_env = False
         session.verify = str(self.tls.ca_path)
         return session
+
+
+def staging_environment(*, public_url: str, database_url: str, redis_url: str, smtp_port: int, info: Any,
+                        config_dir: Path, instance_dir: Path) -> dict[str, str]:
+    """What an operator exports for the portal (docs/operations.md, "Environment"); the deploy tier and
+    bench/burst_stack.py both run with it."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "ACTIVATION_ENV": "staging",
+        "ACTIVATION_CONFIG_DIR": str(config_dir),
+        "ACTIVATION_INSTANCE_DIR": str(instance_dir),
+        "ACTIVATION_SECRET_KEY": secrets.token_urlsafe(48),
+        "ACTIVATION_PUBLIC_URL": public_url,
+        "ACTIVATION_TRUSTED_PROXIES": "1",
+        "ACTIVATION_DATABASE_URL": database_url,
+        "ACTIVATION_REDIS_URL": redis_url,
+        "ACTIVATION_QUEUE_URL": redis_url,  # the job queue (Huey) shares the private Redis, under its own keys
+        "ACTIVATION_TENANT_ID": info.tenant_id,
+        "ACTIVATION_CLIENT_ID": info.client_id,
+        "ACTIVATION_CLIENT_SECRET": info.client_secret,
+        "ACTIVATION_AUTHORITY_HOST": info.base_url,
+        "ACTIVATION_GRAPH_URL": info.base_url,
+        "ACTIVATION_CA_BUNDLE": info.ca_path,
+        "ACTIVATION_PROVISIONING_SP_ID": info.provisioning_sp_id,
+        "ACTIVATION_PROVISIONING_JOB_ID": info.provisioning_job_id,
+        "ACTIVATION_MAIL_BACKEND": "smtp",
+        "ACTIVATION_SMTP_HOST": "127.0.0.1",
+        "ACTIVATION_SMTP_PORT": str(smtp_port),
+        "ACTIVATION_SMTP_SECURITY": "none",  # a relay on this host: staging refuses this unless asked
+        "ACTIVATION_SMTP_ALLOW_PLAIN_LOOPBACK": "true",
+        "ACTIVATION_METRICS_TOKEN": METRICS_TOKEN,
+    }

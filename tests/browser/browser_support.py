@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import requests
 
 from activation import invites
 from activation.models import HrStatus, Person
@@ -68,3 +74,53 @@ def new_joiner(live: Live, employee_id: str, email: str) -> None:
         session.commit()
         report = invites.send_due(session, live.runtime.deps())  # type: ignore[attr-defined]
     assert employee_id in report.sent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serve_portal(instance_dir: Path, database_url: str, info, *, cooldown_seconds: int) -> Iterator[Live]:  # type: ignore[no-untyped-def]
+    """The portal on a real threaded HTTP server (demo settings, outbox mail), wired to the emulator."""
+    from werkzeug.serving import make_server
+
+    from activation import migrate
+    from activation.config import load_settings
+    from activation.db import make_engine
+    from activation.runtime import Runtime
+    from portal import create_app
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = load_settings(
+        {"ACTIVATION_ENV": "demo", "ACTIVATION_INSTANCE_DIR": str(instance_dir)},
+        config_dir=Path(__file__).resolve().parents[2] / "config",
+        overrides={
+            "database": {"url": database_url},
+            "portal": {"public_url": url, "organisation_name": "Contoso"},
+            "microsoft": {"tenant_id": info.tenant_id, "client_id": info.client_id,
+                          "client_secret": info.client_secret, "authority_host": info.base_url,
+                          "graph_url": info.base_url, "ca_bundle": info.ca_path,
+                          "provisioning_sp_id": info.provisioning_sp_id,
+                          "provisioning_job_id": info.provisioning_job_id},
+            "mail": {"backend": "outbox"},
+            "policy": {"resend_cooldown_seconds": cooldown_seconds},
+        },
+    )
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    runtime = Runtime.from_settings(settings, engine=engine)
+    server = make_server("127.0.0.1", port, create_app(runtime=runtime), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    control = requests.Session()
+    control.trust_env = False
+    control.verify = info.ca_path
+    try:
+        yield Live(url=url, runtime=runtime, emulator=(info, control))
+    finally:
+        server.shutdown()
+        engine.dispose()

@@ -4,14 +4,12 @@ pass replaced through the same link, and the pages a starter meets after a desk 
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from browser_support import Live, new_joiner, serious_violations
-from conftest import MOBILE, free_port
+from browser_support import Live, new_joiner, serious_violations, serve_portal
+from conftest import MOBILE
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -91,42 +89,9 @@ def test_without_javascript_the_page_states_the_time_and_the_button_works_after_
 @pytest.fixture(scope="module")
 def slow_live(tmp_path_factory, emulator_info, make_database) -> Iterator[Live]:  # type: ignore[no-untyped-def]
     """A portal whose resend cooldown is long enough to watch the countdown tick."""
-    import requests
-    from werkzeug.serving import make_server
-
-    from activation import migrate
-    from activation.config import load_settings
-    from activation.db import make_engine
-    from activation.runtime import Runtime
-    from portal import create_app
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    database_url = make_database("sqlite")
-    info = emulator_info
-    settings = load_settings(
-        {"ACTIVATION_ENV": "test", "ACTIVATION_INSTANCE_DIR": str(tmp_path_factory.mktemp("slow-instance"))},
-        config_dir=Path(__file__).resolve().parents[2] / "config",
-        overrides={"database": {"url": database_url}, "portal": {"public_url": url},
-                   "microsoft": {"tenant_id": info.tenant_id, "client_id": info.client_id,
-                                 "client_secret": info.client_secret, "authority_host": info.base_url,
-                                 "graph_url": info.base_url, "ca_bundle": info.ca_path},
-                   "mail": {"backend": "outbox"}, "policy": {"resend_cooldown_seconds": 4}},
-    )
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
-    runtime = Runtime.from_settings(settings, engine=engine)
-    server = make_server("127.0.0.1", port, create_app(runtime=runtime), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    control = requests.Session()
-    control.trust_env = False
-    control.verify = info.ca_path
-    try:
-        yield Live(url=url, runtime=runtime, emulator=(info, control))
-    finally:
-        server.shutdown()
-        engine.dispose()
+    with serve_portal(tmp_path_factory.mktemp("slow-instance"), make_database("sqlite"), emulator_info,
+                      cooldown_seconds=4) as running:
+        yield running
 
 
 def test_the_countdown_ticks_and_enables_the_button(slow_live: Live, phone) -> None:  # type: ignore[no-untyped-def]

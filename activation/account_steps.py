@@ -74,13 +74,15 @@ def finish(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
         elif activation.state is ActivationState.VERIFIED:  # a new pass: the account is already on
             activation.state = ActivationState.ENABLED
             session.commit()
-        return _issue_pass(session, deps, opened, user_id, starter, context)
-    finally:
+        return _issue_pass(session, deps, opened, user_id, starter, context)  # releases the lease as it commits
+    except BaseException:
+        session.rollback()
         session.execute(
             update(Activation).where(Activation.id == activation.id).values(step_lease_until=None)
             .execution_options(synchronize_session=False)
         )
         session.commit()
+        raise
 
 
 def _check_resumable(session: Session, deps: Deps, activation: Activation, browser_id: str, now: datetime) -> None:
@@ -167,6 +169,7 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
     activation.tap_expires_at = start + timedelta(minutes=tap.lifetime_minutes or policy.tap_lifetime_minutes)
     activation.failure_reason = None
     activation.resume_until = None
+    activation.step_lease_until = None  # the lease ends with the step that completes the activation
     opened.invite.used_at = now
     deps.audit(session, action="tap.reissued" if replacing else "tap.issued", actor=starter, person=person,
                context=context, details={"lifetime_minutes": tap.lifetime_minutes, "usable_once": tap.is_usable_once,
@@ -174,11 +177,10 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
                                          "replaced_previous": replacing})
     if not replacing:
         deps.audit(session, action="activation.completed", actor=starter, person=person, context=context)
-    session.commit()
-    if policy.manager_notification:
+    if policy.manager_notification:  # in the same transaction: the notice is queued if and only if this happened
         submit(session, deps, "mail.manager_notice", {"person_id": person.id, "new_pass": replacing},
                key=f"activation-{activation.id}-{now.isoformat()}")
-        session.commit()
+    session.commit()
     notices.after_activation(session, deps, person)  # the "this wasn't me" notice to starter and manager
     return IssuedPass(
         user_principal_name=person.upn or "",

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from activation import audit, code_limits, otp
 from activation.deps import Deps
@@ -204,44 +205,48 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
     # Count first, in the database, so parallel guesses across workers cannot exceed either cap. Only a
     # comparison against a live code counts: the code's own counter is taken first, and a code whose
     # tries are spent (or that died meanwhile) is refused without touching the activation's counter.
-    counted_on_code = session.execute(
+    # The counting UPDATEs hold both rows until this transaction commits, with the outcome's audit row,
+    # so a parallel guess waits for the count; RETURNING gives the new counts without a second read.
+    attempts = session.execute(
         update(OtpChallenge)
         .where(OtpChallenge.id == challenge.id, OtpChallenge.attempts < policy.otp_max_attempts,
                OtpChallenge.consumed_at.is_(None), OtpChallenge.superseded_at.is_(None))
         .values(attempts=OtpChallenge.attempts + 1)
+        .returning(OtpChallenge.attempts)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if not counted_on_code:
+    ).scalar_one_or_none()
+    if attempts is None:
         session.rollback()
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="refused",
                    reason="no tries left for this code (not counted)", context=context)
         session.commit()
         raise CodeUsedUp()
-    counted_on_activation = session.execute(
+    counted = session.execute(
         update(Activation)
         .where(Activation.id == activation.id, Activation.state == ActivationState.CODE_SENT,
                Activation.failed_code_count < policy.lockout_threshold)
         .values(failed_code_count=Activation.failed_code_count + 1, version=Activation.version + 1)
+        .returning(Activation.failed_code_count, Activation.version)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if not counted_on_activation:
+    ).one_or_none()
+    if counted is None:
         session.rollback()  # the code's try is given back: nothing was compared
         _lock(session, deps, activation, person, starter, context)
         raise ActivationLocked()
-    session.commit()
-    session.refresh(activation)
-    session.refresh(challenge)
+    set_committed_value(challenge, "attempts", attempts)
+    set_committed_value(activation, "failed_code_count", counted.failed_code_count)
+    set_committed_value(activation, "version", counted.version)
 
     if not otp.code_matches(deps.otp_key, challenge.id, code, challenge.code_hash):
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="failure",
                    reason="wrong code", context=context,
-                   details={"attempts_on_code": challenge.attempts, "failures": activation.failed_code_count})
+                   details={"attempts_on_code": attempts, "failures": counted.failed_code_count})
         session.commit()
-        if activation.failed_code_count >= policy.lockout_threshold:
+        if counted.failed_code_count >= policy.lockout_threshold:
             _lock(session, deps, activation, person, starter, context)
             raise ActivationLocked()
-        raise CodeRejected(tries_left=max(0, policy.otp_max_attempts - challenge.attempts),
-                           failures_left=max(0, policy.lockout_threshold - activation.failed_code_count))
+        raise CodeRejected(tries_left=max(0, policy.otp_max_attempts - attempts),
+                           failures_left=max(0, policy.lockout_threshold - counted.failed_code_count))
 
     consumed = session.execute(
         update(OtpChallenge)

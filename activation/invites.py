@@ -139,10 +139,19 @@ def open_invite(session: Session, deps: Deps, token: str, *, allow_completed: bo
 
     `allow_completed` is for the optional password step right after the result page.
     """
+    return open_invite_by_id(session, deps, invite_id_from_token(deps, token), allow_completed=allow_completed)
+
+
+def invite_id_from_token(deps: Deps, token: str) -> str:
+    """The invite a link names, checked by its signature alone: a forged link costs no database work."""
     try:
-        invite_id = token_service(deps).loads(token)
+        return token_service(deps).loads(token)
     except TokenInvalid:
         raise InviteProblem("unknown") from None
+
+
+def open_invite_by_id(session: Session, deps: Deps, invite_id: str, *, allow_completed: bool = False) -> OpenInvite:
+    """open_invite once the link's signature has been checked (invite_id_from_token)."""
     # One query for the invite, its person and their activation: every starter page starts here.
     invite = session.get(Invite, invite_id, options=[joinedload(Invite.person).joinedload(Person.activation)])
     if invite is None:

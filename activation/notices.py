@@ -168,19 +168,21 @@ def _notify(session: Session, deps: Deps, person: Person, event: str, *, starter
     if manager is not None and manager.upn:
         recipients.append((manager.upn, manager.preferred_name or manager.given_name, manager_by, True,
                            manager.time_zone))
+    now = deps.clock.now()
+    notices = [StarterNotice(id=secrets.token_urlsafe(24), person_id=person.id, event=event, created_at=now,
+                             expires_at=now + timedelta(days=deps.settings.desk.notice_link_days))
+               for _ in recipients]
+    session.add_all(notices)
+    session.commit()  # no write transaction stays open while the mail goes (the outbox writes too)
+    links = token_service(deps)
     sent = 0
-    for address, name, by_whom, for_manager, zone in recipients:
-        notice = StarterNotice(id=secrets.token_urlsafe(24), person_id=person.id, event=event,
-                               created_at=deps.clock.now(),
-                               expires_at=deps.clock.now() + timedelta(days=deps.settings.desk.notice_link_days))
-        session.add(notice)
-        session.commit()  # no write transaction stays open while the mail goes (the outbox writes too)
-        link = f"{deps.settings.portal.public_url.rstrip('/')}/not-me/{token_service(deps).dumps(notice.id)}"
+    for notice, (address, name, by_whom, for_manager, zone) in zip(notices, recipients, strict=True):
+        link = f"{deps.settings.portal.public_url.rstrip('/')}/not-me/{links.dumps(notice.id)}"
         manager_what = f"On {person.display_name}'s new work account: {what[0].lower()}{what[1:]}"
         email = deps.renderer.render(
             "account_notice", to=address, greeting_name=name, what_short=what_short,
             what=manager_what if for_manager else what, starter_name=person.display_name,
-            when=format_local(deps.clock.now(), zone_for(zone, deps.settings.policy).key), by_whom=by_whom,
+            when=format_local(now, zone_for(zone, deps.settings.policy).key), by_whom=by_whom,
             for_manager=for_manager, wasnt_me_link=link, link_days=deps.settings.desk.notice_link_days,
         )
         try:
@@ -193,5 +195,5 @@ def _notify(session: Session, deps: Deps, person: Person, event: str, *, starter
             sent += 1
             deps.audit(session, action="notice.sent", actor=audit.Actor.system(), person=person,
                        details={"event": event, "to": "manager" if for_manager else "starter"})
-        session.commit()
+    session.commit()  # the audit rows, pending until now (nothing was flushed while mail went)
     return sent

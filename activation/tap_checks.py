@@ -9,6 +9,9 @@ Each failure is a plain reason for the desk; the starter sees a calm "the desk w
 
 from __future__ import annotations
 
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
+
 from activation.config import PolicySettings
 from activation.errors import ConfigurationError
 from activation.graph.auth_methods import PASSWORD_METHOD, TAP
@@ -16,9 +19,17 @@ from activation.graph.protocol import GraphClient
 
 
 def why_not_issue(graph: GraphClient, user_id: str, policy: PolicySettings) -> str | None:
-    """None when a TAP may be issued, else the reason. Graph errors propagate (the caller retries)."""
-    tap_policy = graph.tap_policy()
-    memberships = graph.member_of(user_id)
+    """None when a TAP may be issued, else the reason. Graph errors propagate (the caller retries).
+
+    The three reads do not depend on each other, so they go to Graph at the same time: the starter
+    waits for one round trip instead of three (each thread runs in a copy of the caller's context, so
+    its log lines keep the request id).
+    """
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tap-check") as pool:
+        memberships_read = pool.submit(contextvars.copy_context().run, graph.member_of, user_id)
+        methods_read = pool.submit(contextvars.copy_context().run, graph.authentication_methods, user_id)
+        tap_policy = graph.tap_policy()
+        memberships, methods = memberships_read.result(), methods_read.result()
     if not tap_policy.enabled:
         return "the Temporary Access Pass method is disabled in the tenant's authentication methods policy"
     groups = {item.id for item in memberships if not item.is_directory_role}
@@ -31,7 +42,7 @@ def why_not_issue(graph: GraphClient, user_id: str, policy: PolicySettings) -> s
     roles = [item.display_name or item.id for item in memberships if item.is_directory_role]
     if roles:
         return f"the user holds an administrator role ({', '.join(sorted(roles))}): use the admin onboarding process"
-    others = sorted({m.kind for m in graph.authentication_methods(user_id) if m.kind not in (PASSWORD_METHOD, TAP)})
+    others = sorted({m.kind for m in methods if m.kind not in (PASSWORD_METHOD, TAP)})
     if others:
         return f"the user already has sign-in methods registered ({', '.join(others)}): help them use those"
     return None

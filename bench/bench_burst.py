@@ -183,6 +183,7 @@ class Phase:
     portal_cpu: float
     postgres_cpu: float
     timings: Timings
+    consumer_cpu: float = 0.0  # the job consumer's share of portal_cpu
 
     def per_request_ms(self) -> float:
         return 1000 * self.portal_cpu / max(1, self.requests)
@@ -194,11 +195,12 @@ def measure(stack: BenchStack, name: str, server: str, clients: Clients, work, i
         workers = CpuMeter(lambda: [*gunicorn.worker_pids(), stack.job_worker_pid]).start()
     else:
         workers = CpuMeter(gunicorn.worker_pids).start()
+    consumer = CpuMeter(lambda: [stack.job_worker_pid] if server == "portal" else []).start()
     postgres = CpuMeter(stack.postgres_backend_pids).start()
     results, wall = clients.run(work, items)
-    portal_cpu, postgres_cpu = workers.stop(), postgres.stop()
+    portal_cpu, postgres_cpu, consumer_cpu = workers.stop(), postgres.stop(), consumer.stop()
     timings = next((r for r in results if isinstance(r, Timings)), None)
-    return Phase(name, 0, wall, portal_cpu, postgres_cpu, timings or Timings()), results
+    return Phase(name, 0, wall, portal_cpu, postgres_cpu, timings or Timings(), consumer_cpu), results
 
 
 def run_floor(stack: BenchStack, clients: Clients, count: int) -> Phase:
@@ -307,7 +309,8 @@ def run_refusals(stack: BenchStack, clients: Clients, sizes: Sizes, tag: str) ->
             if response.status_code != expected[kind]:
                 timings.errors.append(f"{kind}: {response.status_code}")
 
-        phase, _ = measure(stack, kind, "portal", clients, refuse, items)
+        with Profiler(stack, stack.profile_dir, f"{tag}-refusal-{kind.replace(' ', '-')}"):
+            phase, _ = measure(stack, kind, "portal", clients, refuse, items)
         phase.requests, phase.timings = len(items), timings
         phases.append(phase)
     return phases
@@ -416,27 +419,32 @@ class ThrottleFeeder:
 
 class Profiler:
     """`--profile DIR`: py-spy (`pip install -e '.[bench]'`) samples every portal worker during a phase and
-    writes collapsed stacks (DIR/<phase>.txt, for flamegraph.pl or speedscope.app)."""
+    writes collapsed stacks (DIR/<phase>.txt, for flamegraph.pl or speedscope.app). Only threads holding
+    the GIL are sampled (`--gil`), so the shares are of Python CPU, not of time spent waiting."""
 
     def __init__(self, stack: BenchStack, directory: Path | None, phase: str) -> None:
         self.stack, self.directory, self.phase = stack, directory, phase
-        self.process: subprocess.Popen[bytes] | None = None
+        self.processes: list[subprocess.Popen[bytes]] = []
 
     def __enter__(self) -> Profiler:
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            py_spy = Path(sys.executable).parent / "py-spy"
-            self.process = subprocess.Popen([str(py_spy), "record", "--pid", str(self.stack.portal.process.popen.pid),  # noqa: S603
-                                             "--subprocesses", "--format", "raw", "--rate", "200", "--nonblocking",
-                                             "-o", str(self.directory / f"{self.phase}.txt")],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.processes = [self._record(self.stack.portal.process.popen.pid, self.phase),
+                              self._record(self.stack.job_worker_pid, f"{self.phase}-consumer")]
             time.sleep(1.0)  # py-spy attaches to each worker before the phase starts
         return self
 
+    def _record(self, pid: int, name: str) -> subprocess.Popen[bytes]:
+        py_spy = Path(sys.executable).parent / "py-spy"
+        return subprocess.Popen([str(py_spy), "record", "--pid", str(pid),  # noqa: S603
+                                 "--subprocesses", "--gil", "--format", "raw", "--rate", "200", "--nonblocking",
+                                 "-o", str(self.directory / f"{name}.txt")],  # type: ignore[operator]
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGINT)
-            self.process.wait(timeout=60)
+        for process in self.processes:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
 
 
 # Report.
@@ -465,6 +473,7 @@ def figures(sizes: Sizes, floor: Phase, burst: dict, refusals: list[Phase], floo
         ("errors", str(len(phase.timings.errors)), "0", not phase.timings.errors),
         ("duplicate TAPs or enables (emulator log)", str(burst["duplicates"]), "0", burst["duplicates"] == 0),
         ("portal CPU per activation (workers)", f"{cpu_per_activation:.1f} ms", "<= 10 ms", cpu_per_activation <= 10),
+        ("  of which the job consumer", f"{1000 * phase.consumer_cpu / max(1, completed):.1f} ms", "", None),
         ("PostgreSQL CPU per activation", f"{pg_per_activation:.1f} ms", "<= 5 ms", pg_per_activation <= 5),
         ("floor CPU per request", f"{floor_ms:.2f} ms", "", None),
         ("portal CPU per request / floor's", f"{phase.per_request_ms() / floor_ms:.1f}x "

@@ -21,8 +21,10 @@ def _deps():  # type: ignore[no-untyped-def]
 
 
 def _open(token: str, *, allow_completed: bool = False) -> invites.OpenInvite | Response | str:
+    deps = _deps()
     try:
-        return invites.open_invite(db(), _deps(), token, allow_completed=allow_completed)
+        invite_id = invites.invite_id_from_token(deps, token)  # before the database: a forged link stops here
+        return invites.open_invite_by_id(db(), deps, invite_id, allow_completed=allow_completed)
     except invites.InviteProblem as problem:
         if problem.reason == "completed" and problem.person is not None:
             return _completed(token, problem.person)

@@ -52,7 +52,8 @@ def _mail_failed(exc: MailDeliveryError | invites.InviteNotSent, what: str) -> R
 
 
 def _pace(session: Session, deps: Deps) -> None:
-    wait_for_room(session, now=deps.clock.now(), per_minute=deps.settings.queue.mail_per_minute)
+    wait_for_room(session, now=deps.clock.now(), per_minute=deps.settings.queue.mail_per_minute,
+                  job_kinds=MAIL_KINDS)
 
 
 def _forget_address(job: Job) -> None:

@@ -29,6 +29,10 @@ def add(session: Session, kind: str, payload: dict[str, Any] | None = None, *, n
             return existing
     job = Job(kind=kind, key=key or secrets.token_hex(12), state=JobState.QUEUED, payload=payload or {},
               attempts=0, max_attempts=max_attempts, created_at=now, updated_at=now, not_before=not_before)
+    if key is None:  # a random key meets no other: no savepoint needed, only the id (a lost-link request)
+        session.add(job)
+        session.flush([job])
+        return job
     try:
         with session.begin_nested():
             session.add(job)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import threading
+import time
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
@@ -15,6 +17,12 @@ from activation.mail.smtp_errors import BACKEND, delivery_error
 
 logger = logging.getLogger(__name__)
 SECURITY_MODES = ("starttls", "ssl", "none")
+# An SMTP session is kept open this long after a message for the next one (connect, greeting, EHLO,
+# STARTTLS and AUTH cost more than the message): well below the idle timeouts relays use (Postfix
+# 300 s, Exchange Online 10 min), so a kept session is rarely found closed; if it is, the message
+# goes on a fresh session (nothing was accepted on the dead one).
+IDLE_REUSE_SECONDS = 20.0
+MAX_IDLE_SESSIONS = 4
 
 
 def build_mime_message(email: Email, *, mail_from: str, clock: Clock) -> EmailMessage:
@@ -70,6 +78,8 @@ class SmtpMailer:
         self._clock = clock or SystemClock()
         self._local_hostname = local_hostname
         self._ssl_context = ssl_context
+        self._idle: list[tuple[smtplib.SMTP, float]] = []  # kept sessions, most recent last
+        self._idle_lock = threading.Lock()
         if self._ssl_context is None and security != "none":
             self._ssl_context = ssl.create_default_context()
 
@@ -86,6 +96,35 @@ class SmtpMailer:
                 backend=BACKEND,
                 cause=type(exc).__name__,
             ) from None
+        client, reused = self._idle_session(), True
+        if client is None:
+            client, reused = self._open_session(email), False
+        try:
+            client.send_message(message)
+        except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            client.close()
+            if not reused:
+                raise self._error(exc, "send", email) from None
+            client = self._open_session(email)  # the kept session had been closed by the server
+            self._send_on_fresh(client, message, email)
+        except (smtplib.SMTPException, OSError) as exc:
+            client.close()
+            # `from None`: the chained smtplib error could carry the server's reply to AUTH.
+            raise self._error(exc, "send", email) from None
+        self._keep_or_quit(client)
+        logger.info(
+            "Sent a %s email through SMTP relay %s:%s (%s).", email.kind, self._host, self._port, message["Message-ID"]
+        )
+
+    def _send_on_fresh(self, client: smtplib.SMTP, message: EmailMessage, email: Email) -> None:
+        try:
+            client.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            client.close()
+            raise self._error(exc, "send", email) from None
+
+    def _open_session(self, email: Email) -> smtplib.SMTP:
+        """Connect, then STARTTLS and AUTH as configured: a session ready for MAIL FROM."""
         stage = "connect"
         try:
             client = self._connect()
@@ -100,16 +139,38 @@ class SmtpMailer:
             if self._username:
                 stage = "auth"
                 client.login(self._username, self._password)
-            stage = "send"
-            client.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
             client.close()
-            # `from None`: the chained smtplib error could carry the server's reply to AUTH.
-            raise self._error(exc, stage, email) from None
+            raise self._error(exc, stage, email) from None  # never chain the server's reply to AUTH
+        return client
+
+    def _idle_session(self) -> smtplib.SMTP | None:
+        """The most recently used kept session, if it is fresh enough; stale ones are closed."""
+        fresh, stale = None, []
+        with self._idle_lock:
+            while self._idle and fresh is None:
+                client, since = self._idle.pop()
+                if time.monotonic() - since < IDLE_REUSE_SECONDS:
+                    fresh = client
+                else:
+                    stale.append(client)
+        for client in stale:
+            self._quit_quietly(client)
+        return fresh
+
+    def _keep_or_quit(self, client: smtplib.SMTP) -> None:
+        with self._idle_lock:
+            if len(self._idle) < MAX_IDLE_SESSIONS:
+                self._idle.append((client, time.monotonic()))
+                return
         self._quit_quietly(client)
-        logger.info(
-            "Sent a %s email through SMTP relay %s:%s (%s).", email.kind, self._host, self._port, message["Message-ID"]
-        )
+
+    def close(self) -> None:
+        """QUIT every kept session (at shutdown; a kept session also ends when the process does)."""
+        with self._idle_lock:
+            kept, self._idle = self._idle, []
+        for client, _since in kept:
+            self._quit_quietly(client)
 
     def _connect(self) -> smtplib.SMTP:
         if self._security == "ssl":

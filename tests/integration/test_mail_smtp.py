@@ -44,10 +44,12 @@ class StoringHandler:
     """Keeps every accepted message with how the session was secured."""
 
     received: list[Received] = field(default_factory=list)
+    peers: list[Any] = field(default_factory=list)  # the client's (address, port): one per SMTP session
 
     async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
         tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
         self.received.append(Received(envelope, tls, session.authenticated))
+        self.peers.append(session.peer)
         return "250 Message accepted for delivery"
 
     def message(self, index: int = -1) -> EmailMessage:
@@ -115,24 +117,31 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
 class Server:
     handler: StoringHandler
     port: int
+    controller: Controller
+    running: bool = True
+
+    def stop(self) -> None:
+        self.controller.stop()
+        self.running = False
 
 
 @pytest.fixture
 def start_server() -> Iterator[Callable[..., Server]]:
     """Factory: start an aiosmtpd server with the given SMTP options; all are stopped after the test."""
-    controllers: list[Controller] = []
+    servers: list[Server] = []
 
-    def start(**options: Any) -> Server:
+    def start(port: int | None = None, **options: Any) -> Server:
         handler = StoringHandler()
-        port = free_port()
+        port = port or free_port()
         controller = Controller(handler, hostname="127.0.0.1", port=port, server_hostname="localhost", **options)
         controller.start()
-        controllers.append(controller)
-        return Server(handler, port)
+        servers.append(Server(handler, port, controller))
+        return servers[-1]
 
     yield start
-    for controller in controllers:
-        controller.stop()
+    for server in servers:
+        if server.running:
+            server.stop()
 
 
 def mailer(port: int, security: str = "none", **overrides: Any) -> SmtpMailer:
@@ -194,6 +203,48 @@ def test_each_message_gets_its_own_message_id(start_server: Callable[..., Server
     sender.send(code_email())
 
     assert server.handler.message(0)["Message-ID"] != server.handler.message(1)["Message-ID"]
+
+
+def test_messages_in_a_row_share_one_smtp_session(start_server: Callable[..., Server]) -> None:
+    """Connect, greeting and EHLO once: a burst of code emails does not pay a new session per message."""
+    server = start_server()
+    sender = mailer(server.port)
+
+    for _ in range(3):
+        sender.send(code_email())
+
+    assert len(server.handler.received) == 3
+    assert len(set(server.handler.peers)) == 1
+
+
+def test_a_kept_session_the_relay_has_closed_is_replaced_without_losing_the_message(
+    start_server: Callable[..., Server],
+) -> None:
+    first = start_server()
+    sender = mailer(first.port)
+    sender.send(code_email())
+    first.stop()  # the relay restarts: the session the mailer kept is closed
+    second = start_server(port=first.port)
+
+    sender.send(code_email(subject="After the relay restarted"))
+
+    [received] = second.handler.received
+    assert received.envelope.rcpt_tos == ["ada@example.org"]
+    assert second.handler.message()["Subject"] == "After the relay restarted"
+
+
+def test_starttls_and_auth_happen_once_per_kept_session(start_server: Callable[..., Server],
+                                                        certificate: Certificate) -> None:
+    server = start_server(tls_context=certificate.server_context(), require_starttls=True,
+                          authenticator=authenticator, auth_require_tls=True)
+    sender = mailer(server.port, "starttls", username=USERNAME, password=PASSWORD,
+                    ssl_context=certificate.client_context())
+
+    sender.send(code_email())
+    sender.send(code_email())
+
+    assert [(r.tls, r.authenticated) for r in server.handler.received] == [(True, True), (True, True)]
+    assert len(set(server.handler.peers)) == 1
 
 
 def test_starttls_with_a_trusted_certificate(start_server: Callable[..., Server], certificate: Certificate) -> None:

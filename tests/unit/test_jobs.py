@@ -123,6 +123,26 @@ def test_queued_mail_waits_for_room_under_the_mailbox_limit_without_using_attemp
     assert [o.state for o in run_due(flow.session, flow.deps, default_handlers())] == [JobState.DONE]
 
 
+def test_paced_mail_jobs_line_up_one_slot_apart_instead_of_waking_together(flow: Flow) -> None:
+    """After a burst of code emails, every paced job waking at the same second would find the minute full
+    again and be paced again (and again): each waits behind the ones already waiting."""
+    person = invited_person(flow)
+    limit = flow.deps.settings.queue.mail_per_minute
+    for _ in range(limit - 1):
+        flow.deps.audit(flow.session, action="code.sent", actor=audit.Actor.starter(), person=person)
+    flow.session.commit()
+    jobs = [lost_link(flow) for _ in range(3)]
+    wake = []
+    for job in jobs:
+        run_job(flow.session, flow.deps, job.id, default_handlers())
+        flow.session.refresh(job)
+        assert job.state is JobState.QUEUED and job.attempts == 0
+        wake.append(job.not_before)
+    slot = 60 / limit
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(wake, wake[1:], strict=False)]
+    assert gaps == [pytest.approx(slot), pytest.approx(slot)]
+
+
 def test_the_schedule_is_configurable_and_extensible(make_settings) -> None:  # type: ignore[no-untyped-def]
     kinds = [p.kind for p in default_schedule(make_settings())]
     assert kinds == ["schedule.reconcile", "schedule.invites_send", "schedule.expire", "schedule.credentials_watch"]

@@ -161,19 +161,26 @@ def _join(refs: list[str]) -> str:
 def _reject_shared_emails(
     by_id: dict[str, HrRecord], known: Mapping[str, KnownPerson], rejections: list[Rejection]
 ) -> None:
-    owners: dict[str, list[HrRecord]] = {}
+    first_holder: dict[str, HrRecord] = {}
+    shared: dict[str, list[HrRecord]] = {}  # only addresses on more than one row: a list per row is costly
     for record in by_id.values():
         if record.personal_email:
-            owners.setdefault(record.personal_email.casefold(), []).append(record)
+            email = record.personal_email.casefold()
+            holder = first_holder.setdefault(email, record)
+            if holder is not record:
+                shared.setdefault(email, [holder]).append(record)
     known_owner: dict[str, str] = {}
     for person in known.values():
         email = person.fields.get("personal_email", "")
         if email and person.employee_id not in by_id:
             known_owner[email.casefold()] = person.employee_id
-    for email, holders in owners.items():
+    for email, holder in first_holder.items():
         other_known = known_owner.get(email)
-        if len(holders) == 1 and other_known is None:
-            continue
+        holders = shared.get(email)
+        if holders is None:
+            if other_known is None:
+                continue
+            holders = [holder]
         for record in holders:
             others = [f"{h.employee_id} ({h.source_ref})" for h in holders if h is not record]
             if other_known is not None:

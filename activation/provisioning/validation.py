@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from activation.provisioning.collector import collector_paused
 from activation.provisioning.mapping import MappingProfile
 from activation.provisioning.masking import mask_value
 from activation.provisioning.readers import SourceRow
@@ -78,26 +79,27 @@ def validate(
     rejected_refs_by_id: dict[str, list[str]] = {}
     rows_read = duplicates = 0
 
-    for row in rows:
-        rows_read += 1
-        outcome = checker.check(row)
-        for note in outcome.notes:
-            warnings.append(ValidationWarning(row.source_ref, outcome.employee_id, note.field, note.reason))
-        record = outcome.record
-        if record is None:
-            rejections.extend(_reject(row.source_ref, outcome.employee_id, p) for p in outcome.problems)
-            if outcome.employee_id:
-                rejected_refs_by_id.setdefault(outcome.employee_id, []).append(row.source_ref)
-            continue
-        first = by_id.get(record.employee_id)
-        if first is None:
-            by_id[record.employee_id] = record
-            continue
-        refs_by_id.setdefault(record.employee_id, [first.source_ref]).append(record.source_ref)
-        if record == first:
-            duplicates += 1
-        else:
-            conflicting.add(record.employee_id)
+    with collector_paused():
+        for row in rows:
+            rows_read += 1
+            outcome = checker.check(row)
+            for note in outcome.notes:
+                warnings.append(ValidationWarning(row.source_ref, outcome.employee_id, note.field, note.reason))
+            record = outcome.record
+            if record is None:
+                rejections.extend(_reject(row.source_ref, outcome.employee_id, p) for p in outcome.problems)
+                if outcome.employee_id:
+                    rejected_refs_by_id.setdefault(outcome.employee_id, []).append(row.source_ref)
+                continue
+            first = by_id.get(record.employee_id)
+            if first is None:
+                by_id[record.employee_id] = record
+                continue
+            refs_by_id.setdefault(record.employee_id, [first.source_ref]).append(record.source_ref)
+            if record == first:
+                duplicates += 1
+            else:
+                conflicting.add(record.employee_id)
 
     for employee_id in conflicting:
         refs = refs_by_id[employee_id]

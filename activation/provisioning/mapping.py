@@ -57,7 +57,10 @@ _URN = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}(:[A-Za-z0-9._-]+)+$")
 _CUSTOM_ATTRIBUTE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 
 
-CompiledRule = tuple[str, tuple[str, ...], tuple[Callable[[str], str], ...], Mapping[str, str] | None, str]
+# (field, first column, alternative columns, steps, value map, default): one rule as to_canonical reads it.
+CompiledRule = tuple[
+    str, str, tuple[str, ...], tuple[Callable[[str], str], ...], Mapping[str, str] | None, str
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +98,13 @@ class MappingProfile:
     fingerprint: str
     complete: bool = False  # files in this layout list every worker: absence is reported (absent.py)
     absent_workers: str = "report"  # or "switch_off": absent people become leavers, under the guard
-    # (field, column, steps, value map, default) per rule: the hot loop of to_canonical.
+    # One CompiledRule per rule: the hot loop of to_canonical, unpacked once per profile.
     compiled: tuple[CompiledRule, ...] = ()
 
     def __post_init__(self) -> None:
-        compiled = tuple((r.field, r.columns, r.steps, r.values, r.default) for r in self.rules)
+        compiled = tuple(
+            (r.field, r.columns[0], r.columns[1:], r.steps, r.values, r.default) for r in self.rules
+        )
         object.__setattr__(self, "compiled", compiled)
 
     @property
@@ -134,12 +139,13 @@ class MappingProfile:
         """Apply column renames, transforms, value maps and defaults to one raw row."""
         out = dict.fromkeys(MAPPABLE_FIELDS, "")  # unmapped fields are empty
         get = values.get
-        for field, columns, steps, value_map, default in self.compiled:
-            value = get(columns[0], "")
-            for column in columns[1:]:
-                if value.strip():
-                    break
-                value = get(column, "")
+        for field, column, alternatives, steps, value_map, default in self.compiled:
+            value = get(column, "")
+            if alternatives and not value.strip():  # the first alternative holding a value wins
+                for alternative in alternatives:
+                    value = get(alternative, "")
+                    if value.strip():
+                        break
             for step in steps:
                 value = step(value)
             if value_map is not None and value:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
 
+from activation.provisioning.collector import collector_paused
 from activation.provisioning.mapping import MappingProfile
 from activation.provisioning.masking import mask_value
 from activation.provisioning.records import ACTIVE, CANONICAL_FIELDS, HrRecord, canonical_fields
@@ -133,41 +134,42 @@ def plan(
     buckets: dict[str, list[PlannedChange]] = {
         name: [] for name in (JOINER, MOVER, LEAVER, REHIRE, RESYNC, UNCHANGED, SKIPPED, HELD_BACK)
     }
-    for record in records:
-        person = known.get(record.employee_id)
-        leaving = record.is_leaving(today)
-        if person is None:
-            note = hold.get(record.employee_id)
-            if note is not None and not leaving:
-                buckets[HELD_BACK].append(PlannedChange(record, HELD_BACK, False, "", note=note))
-            elif leaving:
-                buckets[SKIPPED].append(PlannedChange(record, SKIPPED, False, "", note=(
-                    "terminated (or past end date) and never provisioned; nothing to send")))
+    with collector_paused():
+        for record in records:
+            person = known.get(record.employee_id)
+            leaving = record.is_leaving(today)
+            if person is None:
+                note = hold.get(record.employee_id)
+                if note is not None and not leaving:
+                    buckets[HELD_BACK].append(PlannedChange(record, HELD_BACK, False, "", note=note))
+                elif leaving:
+                    buckets[SKIPPED].append(PlannedChange(record, SKIPPED, False, "", note=(
+                        "terminated (or past end date) and never provisioned; nothing to send")))
+                else:
+                    digest = payload_hash(record, False, context=context)
+                    buckets[JOINER].append(PlannedChange(record, JOINER, False, digest))
+                continue
+            was_active = person.hr_status == ACTIVE
+            if leaving:
+                action, active = (LEAVER if was_active else MOVER), False
+            elif not was_active:
+                action, active = REHIRE, False  # a rehire activates again through the portal
             else:
-                digest = payload_hash(record, False, context=context)
-                buckets[JOINER].append(PlannedChange(record, JOINER, False, digest))
-            continue
-        was_active = person.hr_status == ACTIVE
-        if leaving:
-            action, active = (LEAVER if was_active else MOVER), False
-        elif not was_active:
-            action, active = REHIRE, False  # a rehire activates again through the portal
-        else:
-            action, active = MOVER, person.activated
-        digest = payload_hash(record, active, context=context)
-        if action == MOVER and digest == person.payload_hash and not full:
-            manager = record.manager_employee_id
-            boss = known.get(manager) if person.manager_pending and manager else None
-            if boss is not None and boss.has_account:  # Entra resolves a manager only when the record is sent
-                buckets[RESYNC].append(PlannedChange(record, RESYNC, active, digest, note=(
-                    f"manager {manager} now has an account in Entra ID; sent again so the manager link resolves")))
-            else:
-                buckets[UNCHANGED].append(PlannedChange(record, UNCHANGED, active, digest))
-            continue
-        diff = field_diff(person.fields, record)
-        if action == MOVER and not diff:
-            action = RESYNC
-        buckets[action].append(PlannedChange(record, action, active, digest, diff))
+                action, active = MOVER, person.activated
+            digest = payload_hash(record, active, context=context)
+            if action == MOVER and digest == person.payload_hash and not full:
+                manager = record.manager_employee_id
+                boss = known.get(manager) if person.manager_pending and manager else None
+                if boss is not None and boss.has_account:  # Entra resolves a manager only when the record is sent
+                    buckets[RESYNC].append(PlannedChange(record, RESYNC, active, digest, note=(
+                        f"manager {manager} now has an account in Entra ID; sent again so the manager link resolves")))
+                else:
+                    buckets[UNCHANGED].append(PlannedChange(record, UNCHANGED, active, digest))
+                continue
+            diff = field_diff(person.fields, record)
+            if action == MOVER and not diff:
+                action = RESYNC
+            buckets[action].append(PlannedChange(record, action, active, digest, diff))
     return Plan(
         joiners=buckets[JOINER], movers=buckets[MOVER], leavers=buckets[LEAVER], rehires=buckets[REHIRE],
         resyncs=buckets[RESYNC], unchanged=buckets[UNCHANGED], skipped=buckets[SKIPPED],

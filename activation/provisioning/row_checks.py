@@ -88,8 +88,13 @@ class RowChecker:
         self._columns = {column: rule.field for rule in mapping.rules for column in rule.columns}
         self._column_of = {rule.field: rule.column for rule in mapping.rules}
         self._date_formats = {name: mapping.date_formats(name) for name in ("start_date", "end_date")}
+        mapped = {rule.field for rule in mapping.rules}
+        # A field no rule fills is always empty, so it can never be too long.
+        self._limits = tuple((name, limit) for name, limit in _LIMITS if name in mapped)
         self._dates: dict[tuple[str, str], date | None] = {}
-        self._zones: frozenset[str] | None = None
+        self._countries: dict[str, str | None] = {}  # cell value -> code, None when not a country
+        self._zones: dict[str, bool] = {}  # cell value -> is an IANA time zone
+        self._all_zones: frozenset[str] | None = None
         self._pool: dict[str, str] = {}
 
     def check(self, row: SourceRow) -> RowOutcome:
@@ -123,7 +128,7 @@ class RowChecker:
             notes.append(Problem("personal_email", "", (
                 f"is empty: the account will be created, but no activation invite can be sent until HR fills "
                 f"in column {self._column('personal_email')!r}")))
-        for name, limit in _LIMITS:
+        for name, limit in self._limits:
             value = values[name]
             if len(value) > limit:
                 problems.append(Problem(name, value, f"is longer than {limit} characters; shorten it"))
@@ -154,7 +159,7 @@ class RowChecker:
         country = self._country("country", values["country"], problems)
         usage_location = self._country("usage_location", values["usage_location"], problems)
         time_zone = values["time_zone"]
-        if time_zone and time_zone not in self._time_zones():
+        if time_zone and not self._is_time_zone(time_zone):
             problems.append(Problem("time_zone", time_zone,
                                     "is not an IANA time zone (e.g. Europe/Berlin); correct it"))
         language = values["preferred_language"]
@@ -251,17 +256,28 @@ class RowChecker:
     def _country(self, field: str, value: str, problems: list[Problem]) -> str:
         if not value:
             return ""
-        code = value.upper()
-        if code not in ISO_3166_ALPHA2:
+        try:
+            code = self._countries[value]
+        except KeyError:
+            code = self._countries[value] = self._country_code(value)
+        if code is None:
             problems.append(Problem(field, value,
                                     "is not an ISO 3166-1 alpha-2 country code (e.g. GB, DE); correct it"))
             return ""
-        return self._pool.setdefault(code, code)
+        return code
 
-    def _time_zones(self) -> frozenset[str]:
-        if self._zones is None:
-            self._zones = frozenset(zoneinfo.available_timezones())
-        return self._zones
+    def _country_code(self, value: str) -> str | None:
+        code = value.upper()
+        return self._pool.setdefault(code, code) if code in ISO_3166_ALPHA2 else None
+
+    def _is_time_zone(self, value: str) -> bool:
+        try:
+            return self._zones[value]
+        except KeyError:
+            if self._all_zones is None:
+                self._all_zones = frozenset(zoneinfo.available_timezones())
+            known = self._zones[value] = value in self._all_zones
+            return known
 
 
 def _format_name(fmt: str) -> str:

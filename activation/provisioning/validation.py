@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from activation.provisioning.collector import collector_paused
 from activation.provisioning.mapping import MappingProfile
 from activation.provisioning.masking import mask_value
 from activation.provisioning.readers import SourceRow
@@ -78,26 +79,27 @@ def validate(
     rejected_refs_by_id: dict[str, list[str]] = {}
     rows_read = duplicates = 0
 
-    for row in rows:
-        rows_read += 1
-        outcome = checker.check(row)
-        for note in outcome.notes:
-            warnings.append(ValidationWarning(row.source_ref, outcome.employee_id, note.field, note.reason))
-        record = outcome.record
-        if record is None:
-            rejections.extend(_reject(row.source_ref, outcome.employee_id, p) for p in outcome.problems)
-            if outcome.employee_id:
-                rejected_refs_by_id.setdefault(outcome.employee_id, []).append(row.source_ref)
-            continue
-        first = by_id.get(record.employee_id)
-        if first is None:
-            by_id[record.employee_id] = record
-            continue
-        refs_by_id.setdefault(record.employee_id, [first.source_ref]).append(record.source_ref)
-        if record == first:
-            duplicates += 1
-        else:
-            conflicting.add(record.employee_id)
+    with collector_paused():
+        for row in rows:
+            rows_read += 1
+            outcome = checker.check(row)
+            for note in outcome.notes:
+                warnings.append(ValidationWarning(row.source_ref, outcome.employee_id, note.field, note.reason))
+            record = outcome.record
+            if record is None:
+                rejections.extend(_reject(row.source_ref, outcome.employee_id, p) for p in outcome.problems)
+                if outcome.employee_id:
+                    rejected_refs_by_id.setdefault(outcome.employee_id, []).append(row.source_ref)
+                continue
+            first = by_id.get(record.employee_id)
+            if first is None:
+                by_id[record.employee_id] = record
+                continue
+            refs_by_id.setdefault(record.employee_id, [first.source_ref]).append(record.source_ref)
+            if record == first:
+                duplicates += 1
+            else:
+                conflicting.add(record.employee_id)
 
     for employee_id in conflicting:
         refs = refs_by_id[employee_id]
@@ -161,19 +163,26 @@ def _join(refs: list[str]) -> str:
 def _reject_shared_emails(
     by_id: dict[str, HrRecord], known: Mapping[str, KnownPerson], rejections: list[Rejection]
 ) -> None:
-    owners: dict[str, list[HrRecord]] = {}
+    first_holder: dict[str, HrRecord] = {}
+    shared: dict[str, list[HrRecord]] = {}  # only addresses on more than one row: a list per row is costly
     for record in by_id.values():
         if record.personal_email:
-            owners.setdefault(record.personal_email.casefold(), []).append(record)
+            email = record.personal_email.casefold()
+            holder = first_holder.setdefault(email, record)
+            if holder is not record:
+                shared.setdefault(email, [holder]).append(record)
     known_owner: dict[str, str] = {}
     for person in known.values():
         email = person.fields.get("personal_email", "")
         if email and person.employee_id not in by_id:
             known_owner[email.casefold()] = person.employee_id
-    for email, holders in owners.items():
+    for email, holder in first_holder.items():
         other_known = known_owner.get(email)
-        if len(holders) == 1 and other_known is None:
-            continue
+        holders = shared.get(email)
+        if holders is None:
+            if other_known is None:
+                continue
+            holders = [holder]
         for record in holders:
             others = [f"{h.employee_id} ({h.source_ref})" for h in holders if h is not record]
             if other_known is not None:

@@ -10,26 +10,48 @@ Each failure is a plain reason for the desk; the starter sees a calm "the desk w
 from __future__ import annotations
 
 import contextvars
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from activation.config import PolicySettings
 from activation.errors import ConfigurationError
-from activation.graph.auth_methods import PASSWORD_METHOD, TAP
+from activation.graph.auth_methods import PASSWORD_METHOD, TAP, AuthenticationMethod, DirectoryObject, TapPolicy
 from activation.graph.protocol import GraphClient
 
 
-def why_not_issue(graph: GraphClient, user_id: str, policy: PolicySettings) -> str | None:
-    """None when a TAP may be issued, else the reason. Graph errors propagate (the caller retries).
+@dataclass(frozen=True)
+class PendingReads:
+    """The three reads the checks need, on their way from Graph (started by `start_reads`)."""
 
-    The three reads do not depend on each other, so they go to Graph at the same time: the starter
-    waits for one round trip instead of three (each thread runs in a copy of the caller's context, so
-    its log lines keep the request id).
-    """
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tap-check") as pool:
-        memberships_read = pool.submit(contextvars.copy_context().run, graph.member_of, user_id)
-        methods_read = pool.submit(contextvars.copy_context().run, graph.authentication_methods, user_id)
-        tap_policy = graph.tap_policy()
-        memberships, methods = memberships_read.result(), methods_read.result()
+    tap_policy: Future[TapPolicy]
+    memberships: Future[list[DirectoryObject]]
+    methods: Future[list[AuthenticationMethod]]
+
+    def verdict(self, policy: PolicySettings) -> str | None:
+        """None when a TAP may be issued, else the reason. A Graph error of any read is raised here."""
+        return judge(self.tap_policy.result(), self.memberships.result(), self.methods.result(), policy)
+
+
+def start_reads(pool: Executor, graph: GraphClient, user_id: str) -> PendingReads:
+    """Send the three reads at once: they do not depend on each other (nor on enabling the account), so
+    the starter waits for one round trip instead of three. Each runs in a copy of the caller's context,
+    so its log lines keep the request id."""
+    def read(call, *args):  # type: ignore[no-untyped-def]
+        return pool.submit(contextvars.copy_context().run, call, *args)
+
+    return PendingReads(read(graph.tap_policy), read(graph.member_of, user_id),
+                        read(graph.authentication_methods, user_id))
+
+
+def why_not_issue(graph: GraphClient, user_id: str, policy: PolicySettings) -> str | None:
+    """None when a TAP may be issued, else the reason. Graph errors propagate (the caller retries)."""
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="tap-check") as pool:
+        return start_reads(pool, graph, user_id).verdict(policy)
+
+
+def judge(tap_policy: TapPolicy, memberships: list[DirectoryObject], methods: list[AuthenticationMethod],
+          policy: PolicySettings) -> str | None:
+    """The checks themselves, on what Graph said."""
     if not tap_policy.enabled:
         return "the Temporary Access Pass method is disabled in the tenant's authentication methods policy"
     groups = {item.id for item in memberships if not item.is_directory_role}

@@ -31,7 +31,7 @@ def add(session: Session, kind: str, payload: dict[str, Any] | None = None, *, n
               attempts=0, max_attempts=max_attempts, created_at=now, updated_at=now, not_before=not_before)
     if key is None:  # a random key meets no other: no savepoint needed, only the id (a lost-link request)
         session.add(job)
-        session.flush([job])
+        session.flush()
         return job
     try:
         with session.begin_nested():

@@ -66,7 +66,6 @@ def finish(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
     _check_resumable(session, deps, activation, browser_id, now)
     if not _take_lease(session, activation, now, deps.settings.policy.account_step_lease_seconds):
         raise StepsInProgress()
-    session.refresh(activation)
     starter = audit.Actor.starter(person.employee_id)
     try:
         user_id = _find_user(session, deps, person, activation, starter, context)
@@ -99,15 +98,18 @@ def _check_resumable(session: Session, deps: Deps, activation: Activation, brows
 
 
 def _take_lease(session: Session, activation: Activation, now: datetime, lease_seconds: int = LEASE_SECONDS) -> bool:
-    taken = session.execute(
+    """Compare-and-set the lease; when taken, `activation` is reloaded from the same UPDATE (RETURNING), so the
+    steps start from the row as it is now, not as the page opened it."""
+    taken = session.scalars(
         update(Activation)
         .where(Activation.id == activation.id, Activation.state.in_(RESUMABLE_STATES),
                or_(Activation.step_lease_until.is_(None), Activation.step_lease_until < now))
         .values(step_lease_until=now + timedelta(seconds=lease_seconds), version=Activation.version + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .returning(Activation)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).first()
     session.commit()
-    return bool(taken)
+    return taken is not None
 
 
 def _find_user(session: Session, deps: Deps, person: Person, activation: Activation, starter: audit.Actor,

@@ -195,6 +195,34 @@ def test_plain_smtp_delivers_a_multipart_alternative_message(start_server: Calla
     assert message["Auto-Submitted"] == "auto-generated"
 
 
+def test_non_ascii_text_long_lines_and_a_non_ascii_sender_name_arrive_intact(
+    start_server: Callable[..., Server],
+) -> None:
+    server = start_server()
+    long_line = "<p>" + "é" * 600 + " " + "x" * 1200 + "</p>"
+
+    mailer(server.port, mail_from="Équipe d'accueil <no-reply@contoso.example>").send(
+        code_email(text="Bonjour Zoë,\n\nVotre code : 48213907\n", html=long_line)
+    )
+
+    message = server.handler.message()
+    assert message["From"] == "Équipe d'accueil <no-reply@contoso.example>"
+    assert message.get_body(preferencelist=("plain",)).get_content() == "Bonjour Zoë,\n\nVotre code : 48213907\n"
+    assert message.get_body(preferencelist=("html",)).get_content().rstrip("\n") == long_line
+    raw = server.handler.received[-1].envelope.original_content
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998  # SMTP's line limit
+
+
+def test_a_recipient_at_an_internationalised_domain_is_sent_with_smtputf8(start_server: Callable[..., Server]) -> None:
+    server = start_server(enable_SMTPUTF8=True)
+
+    mailer(server.port).send(code_email(to="zoe@exemple-café.fr"))
+
+    [received] = server.handler.received
+    assert received.envelope.rcpt_tos == ["zoe@exemple-café.fr"]
+    assert server.handler.message()["To"] == "zoe@exemple-café.fr"
+
+
 def test_each_message_gets_its_own_message_id(start_server: Callable[..., Server]) -> None:
     server = start_server()
     sender = mailer(server.port)

@@ -187,7 +187,8 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
         submit(session, deps, "mail.manager_notice", {"person_id": person.id, "new_pass": replacing},
                key=f"activation-{activation.id}-{now.isoformat()}")
     session.commit()
-    notices.after_activation(session, deps, person)  # the "this wasn't me" notice to starter and manager
+    # The "this wasn't me" notice: to the starter here; the manager's comes with their queued email.
+    notices.after_activation(session, deps, person, manager_notice_queued=policy.manager_notification)
     return IssuedPass(
         user_principal_name=person.upn or "",
         lifetime_minutes=tap.lifetime_minutes or policy.tap_lifetime_minutes,

@@ -74,9 +74,22 @@ def after_desk_action(session: Session, deps: Deps, person: Person, action: str)
                    manager_by="a service desk agent, on request")
 
 
-def after_activation(session: Session, deps: Deps, person: Person) -> int:
+def after_activation(session: Session, deps: Deps, person: Person, *, manager_notice_queued: bool = False) -> int:
+    """`manager_notice_queued`: the manager's queued "your starter has activated" email carries their
+    "this wasn't me" link (one email to the manager, not two), so only the starter's notice goes here."""
     return _notify(session, deps, person, ACTIVATED, starter_by="the activation page, after a code sent to this "
-                   "address", manager_by="the starter, on the activation page")
+                   "address", manager_by="the starter, on the activation page", to_manager=not manager_notice_queued)
+
+
+def new_notice(deps: Deps, person: Person, event: str) -> StarterNotice:
+    """A notice row for one recipient (not yet added to a session); its link is `link_to(deps, notice)`."""
+    now = deps.clock.now()
+    return StarterNotice(id=secrets.token_urlsafe(24), person_id=person.id, event=event, created_at=now,
+                         expires_at=now + timedelta(days=deps.settings.desk.notice_link_days))
+
+
+def link_to(deps: Deps, notice: StarterNotice) -> str:
+    return f"{deps.settings.portal.public_url.rstrip('/')}/not-me/{token_service(deps).dumps(notice.id)}"
 
 
 def check_link(session: Session, deps: Deps, token: str) -> StarterNotice:
@@ -155,11 +168,12 @@ def _freeze_in_entra(deps: Deps, person: Person) -> list[str]:
     return failed
 
 
-def _notify(session: Session, deps: Deps, person: Person, event: str, *, starter_by: str, manager_by: str) -> int:
+def _notify(session: Session, deps: Deps, person: Person, event: str, *, starter_by: str, manager_by: str,
+            to_manager: bool = True) -> int:
     """Send the starter's and the manager's notice; best effort (a mail failure is audited). Returns sent."""
     what_short, what = _STARTER_WHAT.get(event, ("Something changed on your account", "Your work account changed."))
     manager = None
-    if person.manager_employee_id:
+    if to_manager and person.manager_employee_id:
         manager = session.scalars(select(Person).where(Person.employee_id == person.manager_employee_id)).first()
     recipients = []
     if person.personal_email:
@@ -169,15 +183,12 @@ def _notify(session: Session, deps: Deps, person: Person, event: str, *, starter
         recipients.append((manager.upn, manager.preferred_name or manager.given_name, manager_by, True,
                            manager.time_zone))
     now = deps.clock.now()
-    notices = [StarterNotice(id=secrets.token_urlsafe(24), person_id=person.id, event=event, created_at=now,
-                             expires_at=now + timedelta(days=deps.settings.desk.notice_link_days))
-               for _ in recipients]
+    notices = [new_notice(deps, person, event) for _ in recipients]
     session.add_all(notices)
     session.commit()  # no write transaction stays open while the mail goes (the outbox writes too)
-    links = token_service(deps)
     sent = 0
     for notice, (address, name, by_whom, for_manager, zone) in zip(notices, recipients, strict=True):
-        link = f"{deps.settings.portal.public_url.rstrip('/')}/not-me/{links.dumps(notice.id)}"
+        link = link_to(deps, notice)
         manager_what = f"On {person.display_name}'s new work account: {what[0].lower()}{what[1:]}"
         email = deps.renderer.render(
             "account_notice", to=address, greeting_name=name, what_short=what_short,

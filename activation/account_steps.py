@@ -183,12 +183,15 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
                                          "replaced_previous": replacing})
     if not replacing:
         deps.audit(session, action="activation.completed", actor=starter, person=person, context=context)
-    if policy.manager_notification:  # in the same transaction: the notice is queued if and only if this happened
-        submit(session, deps, "mail.manager_notice", {"person_id": person.id, "new_pass": replacing},
-               key=f"activation-{activation.id}-{now.isoformat()}")
+    # In the same transaction, so they exist if and only if the activation completed (the lease makes
+    # this transaction run once): the manager's queued email, and the "this wasn't me" notice rows, sent
+    # once it commits. The manager's link comes with their queued email (one email to them, not two).
+    manager_queued = policy.manager_notification and bool(person.manager_employee_id)
+    if manager_queued:
+        submit(session, deps, "mail.manager_notice", {"person_id": person.id, "new_pass": replacing})
+    pending_notices = notices.prepare_after_activation(session, deps, person, manager_notice_queued=manager_queued)
     session.commit()
-    # The "this wasn't me" notice: to the starter here; the manager's comes with their queued email.
-    notices.after_activation(session, deps, person, manager_notice_queued=policy.manager_notification)
+    notices.send_notices(session, deps, person, notices.ACTIVATED, pending_notices)
     return IssuedPass(
         user_principal_name=person.upn or "",
         lifetime_minutes=tap.lifetime_minutes or policy.tap_lifetime_minutes,

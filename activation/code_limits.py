@@ -35,14 +35,14 @@ def check_daily_cap(session: Session, deps: Deps, activation: Activation, person
     """Raise CodeLimitReached (audited, committed) when another code would exceed today's cap."""
     limit = deps.settings.policy.max_codes_per_day
     now = deps.clock.now()
-    since = now - DAY
-    lifted = session.scalar(select(func.max(AuditEvent.at)).where(
+    # One round trip: a code counts when it was sent in the last 24 hours and after the desk's last
+    # action that lifts the cap (no such action at or after its creation).
+    lifted_since = select(AuditEvent.id).where(
         AuditEvent.person_id == person.id, AuditEvent.action.in_(DESK_ACTIONS_THAT_LIFT),
-        AuditEvent.outcome == "success"))
-    if lifted is not None and lifted > since:
-        since = lifted
+        AuditEvent.outcome == "success", AuditEvent.at >= OtpChallenge.created_at)
     sent = session.scalar(select(func.count()).select_from(OtpChallenge).where(
-        OtpChallenge.activation_id == activation.id, OtpChallenge.created_at > since)) or 0
+        OtpChallenge.activation_id == activation.id, OtpChallenge.created_at > now - DAY,
+        ~lifted_since.exists())) or 0
     if sent >= limit:
         deps.audit(session, action="code.sent", actor=audit.Actor.starter(person.employee_id), person=person,
                    outcome="refused", reason="daily code limit reached", context=context,

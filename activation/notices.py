@@ -53,6 +53,7 @@ _STARTER_WHAT = {
     ACTIVATED: ("Your work account was activated", "Your work account was activated and a Temporary Access Pass "
                 "was issued to sign in for the first time."),
 }
+_ACTIVATED_BY = ("the activation page, after a code sent to this address", "the starter, on the activation page")
 FROZEN_REASON = "the starter reported “this wasn't me”: check with them before unlocking"
 
 
@@ -72,13 +73,6 @@ def token_service(deps: Deps) -> TokenService:
 def after_desk_action(session: Session, deps: Deps, person: Person, action: str) -> int:
     return _notify(session, deps, person, action, starter_by="the IT service desk, on request",
                    manager_by="a service desk agent, on request")
-
-
-def after_activation(session: Session, deps: Deps, person: Person, *, manager_notice_queued: bool = False) -> int:
-    """`manager_notice_queued`: the manager's queued "your starter has activated" email carries their
-    "this wasn't me" link (one email to the manager, not two), so only the starter's notice goes here."""
-    return _notify(session, deps, person, ACTIVATED, starter_by="the activation page, after a code sent to this "
-                   "address", manager_by="the starter, on the activation page", to_manager=not manager_notice_queued)
 
 
 def new_notice(deps: Deps, person: Person, event: str) -> StarterNotice:
@@ -168,43 +162,78 @@ def _freeze_in_entra(deps: Deps, person: Person) -> list[str]:
     return failed
 
 
-def _notify(session: Session, deps: Deps, person: Person, event: str, *, starter_by: str, manager_by: str,
-            to_manager: bool = True) -> int:
-    """Send the starter's and the manager's notice; best effort (a mail failure is audited). Returns sent."""
-    what_short, what = _STARTER_WHAT.get(event, ("Something changed on your account", "Your work account changed."))
+@dataclass(frozen=True)
+class PendingNotice:
+    """A notice row added to the session, waiting for its email (sent by `send_notices` after the commit)."""
+
+    notice: StarterNotice
+    address: str
+    greeting_name: str
+    by_whom: str
+    for_manager: bool
+    time_zone: str | None
+
+
+def prepare_after_activation(session: Session, deps: Deps, person: Person, *,
+                             manager_notice_queued: bool = False) -> list[PendingNotice]:
+    """The notice rows after a completed activation, added to the caller's transaction (the one that
+    completes it); once it commits, `send_notices(..., ACTIVATED, pending)` emails them.
+    `manager_notice_queued`: the manager's queued "your starter has activated" email carries their
+    link (one email to the manager, not two), so only the starter's notice is prepared here."""
+    return _prepare(session, deps, person, ACTIVATED, starter_by=_ACTIVATED_BY[0], manager_by=_ACTIVATED_BY[1],
+                    to_manager=not manager_notice_queued)
+
+
+def _prepare(session: Session, deps: Deps, person: Person, event: str, *, starter_by: str, manager_by: str,
+             to_manager: bool = True) -> list[PendingNotice]:
     manager = None
     if to_manager and person.manager_employee_id:
         manager = session.scalars(select(Person).where(Person.employee_id == person.manager_employee_id)).first()
-    recipients = []
+    pending = []
     if person.personal_email:
-        recipients.append((person.personal_email, person.preferred_name or person.given_name, starter_by, False,
-                           person.time_zone))
+        pending.append(PendingNotice(new_notice(deps, person, event), person.personal_email,
+                                     person.preferred_name or person.given_name, starter_by, False, person.time_zone))
     if manager is not None and manager.upn:
-        recipients.append((manager.upn, manager.preferred_name or manager.given_name, manager_by, True,
-                           manager.time_zone))
-    now = deps.clock.now()
-    notices = [new_notice(deps, person, event) for _ in recipients]
-    session.add_all(notices)
+        pending.append(PendingNotice(new_notice(deps, person, event), manager.upn,
+                                     manager.preferred_name or manager.given_name, manager_by, True,
+                                     manager.time_zone))
+    session.add_all([p.notice for p in pending])
+    return pending
+
+
+def _notify(session: Session, deps: Deps, person: Person, event: str, *, starter_by: str, manager_by: str,
+            to_manager: bool = True) -> int:
+    """Send the starter's and the manager's notice; best effort (a mail failure is audited). Returns sent."""
+    pending = _prepare(session, deps, person, event, starter_by=starter_by, manager_by=manager_by,
+                       to_manager=to_manager)
     session.commit()  # no write transaction stays open while the mail goes (the outbox writes too)
+    return send_notices(session, deps, person, event, pending)
+
+
+def send_notices(session: Session, deps: Deps, person: Person, event: str, pending: list[PendingNotice]) -> int:
+    """Email notices whose rows are committed; audit each (best effort). Returns how many were sent."""
+    what_short, what = _STARTER_WHAT.get(event, ("Something changed on your account", "Your work account changed."))
+    now = deps.clock.now()
     sent = 0
-    for notice, (address, name, by_whom, for_manager, zone) in zip(notices, recipients, strict=True):
-        link = link_to(deps, notice)
+    for item in pending:
         manager_what = f"On {person.display_name}'s new work account: {what[0].lower()}{what[1:]}"
         email = deps.renderer.render(
-            "account_notice", to=address, greeting_name=name, what_short=what_short,
-            what=manager_what if for_manager else what, starter_name=person.display_name,
-            when=format_local(now, zone_for(zone, deps.settings.policy).key), by_whom=by_whom,
-            for_manager=for_manager, wasnt_me_link=link, link_days=deps.settings.desk.notice_link_days,
+            "account_notice", to=item.address, greeting_name=item.greeting_name, what_short=what_short,
+            what=manager_what if item.for_manager else what, starter_name=person.display_name,
+            when=format_local(now, zone_for(item.time_zone, deps.settings.policy).key), by_whom=item.by_whom,
+            for_manager=item.for_manager, wasnt_me_link=link_to(deps, item.notice),
+            link_days=deps.settings.desk.notice_link_days,
         )
+        to = "manager" if item.for_manager else "starter"
         try:
             deps.mailer.send(email)
         except MailDeliveryError as exc:
             deps.audit(session, action="notice.sent", actor=audit.Actor.system(), person=person, outcome="failure",
-                       details={"event": event, "to": "manager" if for_manager else "starter",
-                                "error": type(exc).__name__})
+                       details={"event": event, "to": to, "error": type(exc).__name__})
         else:
             sent += 1
             deps.audit(session, action="notice.sent", actor=audit.Actor.system(), person=person,
-                       details={"event": event, "to": "manager" if for_manager else "starter"})
-    session.commit()  # the audit rows, pending until now (nothing was flushed while mail went)
+                       details={"event": event, "to": to})
+    if pending:
+        session.commit()  # the audit rows, pending until now (nothing was flushed while mail went)
     return sent

@@ -5,6 +5,8 @@ email per activation, not a notice and a notification."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,10 +18,11 @@ from activation.window import format_local
 
 
 def notify_manager(session: Session, deps: Deps, person: Person, *, new_pass: bool = False,
-                   raise_errors: bool = False) -> bool:
+                   raise_errors: bool = False, before_send: Callable[[], None] | None = None) -> bool:
     """Email the manager; False when skipped or failed (audited). `new_pass`: the starter lost their
     Temporary Access Pass and got a new one (the old one is void). `raise_errors` re-raises a mail failure
-    after auditing it, so a queued job can retry."""
+    after auditing it, so a queued job can retry. `before_send` runs only when there is someone to email
+    (the queue's mail pacing: a notice with no recipient takes no slot)."""
     if not person.manager_employee_id:
         return False
     manager = session.scalars(select(Person).where(Person.employee_id == person.manager_employee_id)).first()
@@ -28,6 +31,8 @@ def notify_manager(session: Session, deps: Deps, person: Person, *, new_pass: bo
                    outcome="skipped", reason="manager has no work account on record")
         session.commit()
         return False
+    if before_send is not None:
+        before_send()
     zone = manager.time_zone or deps.settings.policy.default_time_zone
     # Pending, not flushed, while the mail goes (the outbox mailer writes on its own connection):
     # committed with the audit row below, so a link that was sent always has its row.

@@ -94,9 +94,9 @@ def manager_notice(session: Session, deps: Deps, job: Job) -> dict[str, Any] | N
     person = session.get(Person, job.payload.get("person_id"))
     if person is None:
         raise GiveUp(f"person {job.payload.get('person_id')} is no longer on record")
-    _pace(session, deps)
     try:
-        sent = notify_manager(session, deps, person, new_pass=bool(job.payload.get("new_pass")), raise_errors=True)
+        sent = notify_manager(session, deps, person, new_pass=bool(job.payload.get("new_pass")), raise_errors=True,
+                              before_send=lambda: _pace(session, deps))
     except MailDeliveryError as exc:
         raise _mail_failed(exc, "the manager's notice could not be emailed") from None
     return {"sent": sent}

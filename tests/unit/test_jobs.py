@@ -180,3 +180,24 @@ def test_a_throttled_mailbox_is_retried_after_its_retry_after(flow: Flow) -> Non
                                                cause="Throttled", retry_after=42))
     outcome = run_job(flow.session, flow.deps, job.id, default_handlers())
     assert outcome.state is JobState.QUEUED and outcome.retry_at == flow.clock.now() + timedelta(seconds=42)
+
+
+def test_a_manager_notice_with_nobody_to_email_takes_no_mail_slot(flow: Flow) -> None:
+    """The minute is full, but a manager with no work account on record gets nothing: the job ends at once
+    (skipped, audited) instead of waiting for a slot it would not use."""
+    person = invited_person(flow)
+    person.manager_employee_id = "M404"  # not in HR
+    for _ in range(flow.deps.settings.queue.mail_per_minute):
+        flow.deps.audit(flow.session, action="code.sent", actor=audit.Actor.starter(), person=person)
+    flow.session.commit()
+    job = submit(flow.session, flow.deps, "mail.manager_notice", {"person_id": person.id})
+    flow.session.commit()
+    assert run_job(flow.session, flow.deps, job.id, default_handlers()).state is JobState.DONE
+    skipped = flow.session.scalars(select(AuditEvent).where(AuditEvent.action == "manager.notified")).one()
+    assert skipped.outcome == "skipped"
+
+    flow.person("M1", email="boss@home.example")
+    person.manager_employee_id = "M1"
+    paced = submit(flow.session, flow.deps, "mail.manager_notice", {"person_id": person.id})
+    flow.session.commit()
+    assert run_job(flow.session, flow.deps, paced.id, default_handlers()).state is JobState.QUEUED  # a real email waits

@@ -446,3 +446,11 @@ def test_times_say_the_zone_once_and_utc_beside_it() -> None:
     assert format_local_and_utc(datetime(2026, 3, 2, 23, 30, tzinfo=UTC), "Europe/Berlin").endswith(
         "Monday 2 March 2026, 23:30 UTC")  # another day in UTC: the date is said
     assert [format_duration(m) for m in (60, 120, 90, 1)] == ["1 hour", "2 hours", "90 minutes", "1 minute"]
+
+
+def test_a_starter_without_a_manager_queues_no_manager_email(flow: Flow) -> None:
+    _person, token = verified(flow)
+    account_steps.finish(flow.session, flow.deps, flow.reopen(token), BROWSER)
+    assert flow.run_jobs() == []
+    [notice] = flow.mailer.sent_to("ada@home.example", "account_notice")
+    assert "/not-me/" in notice.text

@@ -202,16 +202,18 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
     if challenge is None or activation.state is not ActivationState.CODE_SENT:
         raise CodeExpired()
 
-    # Count first, in the database, so parallel guesses across workers cannot exceed either cap. Only a
-    # comparison against a live code counts: the code's own counter is taken first, and a code whose
-    # tries are spent (or that died meanwhile) is refused without touching the activation's counter.
-    # The counting UPDATEs hold both rows until this transaction commits, with the outcome's audit row,
-    # so a parallel guess waits for the count; RETURNING gives the new counts without a second read.
+    # The comparison is local (the challenge row holds the code's hash); what makes it count is the
+    # database: one UPDATE per row takes the try (and, for the right code, consumes it) only while the
+    # code is live with tries left and the activation is below the lockout, so parallel guesses across
+    # workers cannot exceed either cap, and a code whose tries are spent (or that died meanwhile) is
+    # refused without touching the activation's counter. The UPDATEs hold both rows until this
+    # transaction commits, with the outcome's audit row; RETURNING gives the new values without a read.
+    matched = otp.code_matches(deps.otp_key, challenge.id, code, challenge.code_hash)
     attempts = session.execute(
         update(OtpChallenge)
         .where(OtpChallenge.id == challenge.id, OtpChallenge.attempts < policy.otp_max_attempts,
                OtpChallenge.consumed_at.is_(None), OtpChallenge.superseded_at.is_(None))
-        .values(attempts=OtpChallenge.attempts + 1)
+        .values(attempts=OtpChallenge.attempts + 1, **({"consumed_at": now} if matched else {}))
         .returning(OtpChallenge.attempts)
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
@@ -221,23 +223,29 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
                    reason="no tries left for this code (not counted)", context=context)
         session.commit()
         raise CodeUsedUp()
-    counted = session.execute(
-        update(Activation)
-        .where(Activation.id == activation.id, Activation.state == ActivationState.CODE_SENT,
-               Activation.failed_code_count < policy.lockout_threshold)
-        .values(failed_code_count=Activation.failed_code_count + 1, version=Activation.version + 1)
-        .returning(Activation.failed_code_count, Activation.version)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
+    below_lockout = (Activation.id == activation.id, Activation.state == ActivationState.CODE_SENT,
+                     Activation.failed_code_count < policy.lockout_threshold)
+    if matched:
+        outcome = (update(Activation).where(*below_lockout)
+                   .values(state=ActivationState.VERIFIED, verified_at=now, failed_code_count=0,
+                           resume_until=now + timedelta(minutes=policy.retry_window_minutes),
+                           version=Activation.version + 1)
+                   .returning(Activation.state, Activation.verified_at, Activation.failed_code_count,
+                              Activation.resume_until, Activation.version))
+    else:
+        outcome = (update(Activation).where(*below_lockout)
+                   .values(failed_code_count=Activation.failed_code_count + 1, version=Activation.version + 1)
+                   .returning(Activation.failed_code_count, Activation.version))
+    counted = session.execute(outcome.execution_options(synchronize_session=False)).one_or_none()
     if counted is None:
-        session.rollback()  # the code's try is given back: nothing was compared
+        session.rollback()  # the code's try is given back: it was not allowed to count
         _lock(session, deps, activation, person, starter, context)
         raise ActivationLocked()
     set_committed_value(challenge, "attempts", attempts)
-    set_committed_value(activation, "failed_code_count", counted.failed_code_count)
-    set_committed_value(activation, "version", counted.version)
+    for name, value in counted._mapping.items():
+        set_committed_value(activation, name, value)
 
-    if not otp.code_matches(deps.otp_key, challenge.id, code, challenge.code_hash):
+    if not matched:
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="failure",
                    reason="wrong code", context=context,
                    details={"attempts_on_code": attempts, "failures": counted.failed_code_count})
@@ -247,26 +255,9 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
             raise ActivationLocked()
         raise CodeRejected(tries_left=max(0, policy.otp_max_attempts - attempts),
                            failures_left=max(0, policy.lockout_threshold - counted.failed_code_count))
-
-    consumed = session.execute(
-        update(OtpChallenge)
-        .where(OtpChallenge.id == challenge.id, OtpChallenge.consumed_at.is_(None))
-        .values(consumed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    moved = session.execute(
-        update(Activation)
-        .where(Activation.id == activation.id, Activation.state == ActivationState.CODE_SENT)
-        .values(state=ActivationState.VERIFIED, verified_at=now, failed_code_count=0,
-                resume_until=now + timedelta(minutes=policy.retry_window_minutes), version=Activation.version + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not (consumed and moved):
-        session.rollback()
-        raise CodeExpired()
+    set_committed_value(challenge, "consumed_at", now)
     deps.audit(session, action="code.verify", actor=starter, person=person, context=context)
     session.commit()
-    session.refresh(activation)
     return activation
 
 

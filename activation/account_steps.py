@@ -184,12 +184,11 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
     if not replacing:
         deps.audit(session, action="activation.completed", actor=starter, person=person, context=context)
     # In the same transaction, so they exist if and only if the activation completed (the lease makes
-    # this transaction run once): the manager's queued email, and the "this wasn't me" notice rows, sent
-    # once it commits. The manager's link comes with their queued email (one email to them, not two).
-    manager_queued = policy.manager_notification and bool(person.manager_employee_id)
-    if manager_queued:
+    # this transaction run once): the manager's queued email (when there is a manager to tell), and the
+    # "this wasn't me" notice rows for starter and manager, emailed once it commits.
+    if policy.manager_notification and person.manager_employee_id:
         submit(session, deps, "mail.manager_notice", {"person_id": person.id, "new_pass": replacing})
-    pending_notices = notices.prepare_after_activation(session, deps, person, manager_notice_queued=manager_queued)
+    pending_notices = notices.prepare_after_activation(session, deps, person)
     session.commit()
     notices.send_notices(session, deps, person, notices.ACTIVATED, pending_notices)
     return IssuedPass(

@@ -174,20 +174,16 @@ class PendingNotice:
     time_zone: str | None
 
 
-def prepare_after_activation(session: Session, deps: Deps, person: Person, *,
-                             manager_notice_queued: bool = False) -> list[PendingNotice]:
+def prepare_after_activation(session: Session, deps: Deps, person: Person) -> list[PendingNotice]:
     """The notice rows after a completed activation, added to the caller's transaction (the one that
-    completes it); once it commits, `send_notices(..., ACTIVATED, pending)` emails them.
-    `manager_notice_queued`: the manager's queued "your starter has activated" email carries their
-    link (one email to the manager, not two), so only the starter's notice is prepared here."""
-    return _prepare(session, deps, person, ACTIVATED, starter_by=_ACTIVATED_BY[0], manager_by=_ACTIVATED_BY[1],
-                    to_manager=not manager_notice_queued)
+    completes it); once it commits, `send_notices(..., ACTIVATED, pending)` emails them."""
+    return _prepare(session, deps, person, ACTIVATED, starter_by=_ACTIVATED_BY[0], manager_by=_ACTIVATED_BY[1])
 
 
-def _prepare(session: Session, deps: Deps, person: Person, event: str, *, starter_by: str, manager_by: str,
-             to_manager: bool = True) -> list[PendingNotice]:
+def _prepare(session: Session, deps: Deps, person: Person, event: str, *, starter_by: str,
+             manager_by: str) -> list[PendingNotice]:
     manager = None
-    if to_manager and person.manager_employee_id:
+    if person.manager_employee_id:
         manager = session.scalars(select(Person).where(Person.employee_id == person.manager_employee_id)).first()
     pending = []
     if person.personal_email:
@@ -201,11 +197,9 @@ def _prepare(session: Session, deps: Deps, person: Person, event: str, *, starte
     return pending
 
 
-def _notify(session: Session, deps: Deps, person: Person, event: str, *, starter_by: str, manager_by: str,
-            to_manager: bool = True) -> int:
+def _notify(session: Session, deps: Deps, person: Person, event: str, *, starter_by: str, manager_by: str) -> int:
     """Send the starter's and the manager's notice; best effort (a mail failure is audited). Returns sent."""
-    pending = _prepare(session, deps, person, event, starter_by=starter_by, manager_by=manager_by,
-                       to_manager=to_manager)
+    pending = _prepare(session, deps, person, event, starter_by=starter_by, manager_by=manager_by)
     session.commit()  # no write transaction stays open while the mail goes (the outbox writes too)
     return send_notices(session, deps, person, event, pending)
 

@@ -1,7 +1,4 @@
-"""Tell a manager their new starter has activated (configurable). Best effort, always audited.
-
-The email carries the manager's signed "this wasn't me" link (see notices), so a manager gets one
-email per activation, not a notice and a notification."""
+"""Tell a manager their new starter has activated (configurable). Best effort, always audited."""
 
 from __future__ import annotations
 
@@ -10,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from activation import audit, notices
+from activation import audit
 from activation.deps import Deps
 from activation.mail.message import MailDeliveryError
 from activation.models import Person
@@ -34,15 +31,10 @@ def notify_manager(session: Session, deps: Deps, person: Person, *, new_pass: bo
     if before_send is not None:
         before_send()
     zone = manager.time_zone or deps.settings.policy.default_time_zone
-    # Pending, not flushed, while the mail goes (the outbox mailer writes on its own connection):
-    # committed with the audit row below, so a link that was sent always has its row.
-    notice = notices.new_notice(deps, person, notices.ACTIVATED)
-    session.add(notice)
     email = deps.renderer.render(
         "manager_new_pass" if new_pass else "manager_notification", to=manager.upn,
         manager_name=manager.preferred_name or manager.given_name,
         starter_name=person.display_name, completed_at=format_local(deps.clock.now(), zone),
-        wasnt_me_link=notices.link_to(deps, notice), link_days=deps.settings.desk.notice_link_days,
     )
     try:
         deps.mailer.send(email)

@@ -110,6 +110,13 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     server.log.info("metrics: multiprocess directory %s", directory)
 
 
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """The worker has loaded the app: compile its templates now, not in the first requests it serves."""
+    from portal import warm_up
+
+    worker.log.info("templates compiled: %d", warm_up(worker.wsgi))
+
+
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
     """A worker is gone: its live gauges stop counting (counters and histograms are kept)."""
     try:

@@ -64,5 +64,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     return app
 
 
+def warm_up(app: Flask) -> int:
+    """Compile every page and email template once, when a worker starts (config/gunicorn.conf.py's
+    post_worker_init), instead of in the first request of each page in each worker; a template that
+    does not compile stops the worker from starting rather than failing a user's request.
+    Returns how many templates were compiled."""
+    pages = [name for name in app.jinja_env.list_templates() if not name.startswith("email/")]
+    for name in pages:
+        app.jinja_env.get_template(name)
+    return len(pages) + app.extensions["activation"].renderer.warm_up()
+
+
 def _https(settings: Settings) -> bool:
     return settings.portal.public_url.startswith("https://")

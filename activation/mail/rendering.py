@@ -38,6 +38,13 @@ class EmailRenderer:
         # Plain-text bodies and subjects are not HTML: escaping them would corrupt names like "O'Brien & Sons".
         self._text = jinja2.Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True, **common)  # noqa: S701
 
+    def warm_up(self) -> int:
+        """Compile every template in its environment (see portal.warm_up). Returns how many."""
+        names = self._html.list_templates()
+        for name in names:
+            (self._html if name.endswith(".html") else self._text).get_template(name)
+        return len(names)
+
     def render(self, kind: str, to: str, **context: Any) -> Email:
         if not _KIND.match(kind):
             raise EmailTemplateError(f"Email kind {kind!r} is not a valid template name.")

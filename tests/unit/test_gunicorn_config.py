@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import runpy
 from pathlib import Path
 
@@ -37,3 +38,22 @@ def test_sizing_and_proxy_trust(conf: dict) -> None:
     assert conf["forwarded_allow_ips"] == "127.0.0.1,::1"
     assert conf["logger_class"].__name__ == "RedactingLogger"
     assert conf["graceful_timeout"] < conf["timeout"]
+
+
+def test_a_starting_worker_compiles_every_template(conf: dict, make_settings) -> None:  # type: ignore[no-untyped-def]
+    """post_worker_init compiles every page and email template, so no user's request pays for it and a
+    template that does not compile stops the worker at start-up."""
+    from portal import TEMPLATES_DIR, create_app, warm_up
+
+    class Worker:
+        wsgi = create_app(make_settings())
+        log = logging.getLogger("test.gunicorn")
+
+    assert Worker.wsgi.jinja_env.cache is not None and len(Worker.wsgi.jinja_env.cache) == 0
+    conf["post_worker_init"](Worker())
+
+    compiled = {name for _loader, name in Worker.wsgi.jinja_env.cache}
+    pages = {p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.rglob("*.html") if "email" not in p.parts}
+    assert pages and pages <= compiled
+    every_file = [p for p in TEMPLATES_DIR.rglob("*") if p.suffix in (".html", ".txt")]
+    assert warm_up(Worker.wsgi) == len(every_file)  # the email templates too

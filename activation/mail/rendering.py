@@ -33,7 +33,10 @@ class EmailRenderer:
             "public_url": self._public_url,
         }
         loader = jinja2.FileSystemLoader(str(templates_dir))
-        common: dict[str, Any] = {"loader": loader, "undefined": jinja2.StrictUndefined, "keep_trailing_newline": True}
+        # auto_reload off, as for the portal's pages: templates change with a deploy, not while it runs,
+        # so rendering does not stat every template file again.
+        common: dict[str, Any] = {"loader": loader, "undefined": jinja2.StrictUndefined, "keep_trailing_newline": True,
+                                  "auto_reload": False}
         self._html = jinja2.Environment(autoescape=True, **common)
         # Plain-text bodies and subjects are not HTML: escaping them would corrupt names like "O'Brien & Sons".
         self._text = jinja2.Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True, **common)  # noqa: S701

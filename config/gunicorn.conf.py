@@ -112,9 +112,12 @@ def on_starting(server):  # type: ignore[no-untyped-def]
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]
     """The worker has loaded the app: compile its templates now, not in the first requests it serves."""
+    from flask import Flask
+
     from portal import warm_up
 
-    worker.log.info("templates compiled: %d", warm_up(worker.wsgi))
+    if isinstance(worker.wsgi, Flask):
+        worker.log.info("templates compiled: %d", warm_up(worker.wsgi))
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]

@@ -57,3 +57,13 @@ def test_a_starting_worker_compiles_every_template(conf: dict, make_settings) ->
     assert pages and pages <= compiled
     every_file = [p for p in TEMPLATES_DIR.rglob("*") if p.suffix in (".html", ".txt")]
     assert warm_up(Worker.wsgi) == len(every_file)  # the email templates too
+
+
+def test_another_flask_app_served_with_this_config_still_starts(conf: dict) -> None:
+    from flask import Flask
+
+    class Worker:
+        wsgi = Flask("floor")
+        log = logging.getLogger("test.gunicorn")
+
+    conf["post_worker_init"](Worker())  # the bench's floor app: no templates, no runtime

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import sys
 import threading
 from collections import defaultdict
@@ -236,7 +235,14 @@ def start(root: Path, exits: ExitStack, *, postgres_url: str, gunicorn_env: dict
 
     config_dir = root / "config"
     config_dir.mkdir()
-    shutil.copy(ROOT / "config" / "default.toml", config_dir / "default.toml")
+    # The credential watch (issue 16) first looks at a new account 60 s after its TAP: in a bench of a
+    # minute or two it would read Graph and update the burst's activations during the refusal and flood
+    # phases (and, with --baseline, during the second run), charging their CPU to the wrong phase and
+    # showing up as changes "made by the flood". Here it first looks after an hour.
+    defaults = (ROOT / "config" / "default.toml").read_text(encoding="utf-8")
+    (config_dir / "default.toml").write_text(
+        re.sub(r"(?m)^credential_check_first_seconds = \d+", "credential_check_first_seconds = 3600", defaults),
+        encoding="utf-8")
     public_url = "https://activate.bench.example"
     env = bench_environment(public_url=public_url, database_url=database_url, redis_url=redis_url,
                               smtp_port=smtp_port, info=info, config_dir=config_dir,

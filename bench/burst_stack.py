@@ -240,9 +240,9 @@ def start(root: Path, exits: ExitStack, *, postgres_url: str, gunicorn_env: dict
     # phases (and, with --baseline, during the second run), charging their CPU to the wrong phase and
     # showing up as changes "made by the flood". Here it first looks after an hour.
     defaults = (ROOT / "config" / "default.toml").read_text(encoding="utf-8")
-    (config_dir / "default.toml").write_text(
-        re.sub(r"(?m)^credential_check_first_seconds = \d+", "credential_check_first_seconds = 3600", defaults),
-        encoding="utf-8")
+    for key in ("credential_check_first_seconds", "credential_check_max_seconds"):
+        defaults = re.sub(rf"(?m)^{key} = \d+", f"{key} = 3600", defaults)
+    (config_dir / "default.toml").write_text(defaults, encoding="utf-8")
     public_url = "https://activate.bench.example"
     env = bench_environment(public_url=public_url, database_url=database_url, redis_url=redis_url,
                               smtp_port=smtp_port, info=info, config_dir=config_dir,

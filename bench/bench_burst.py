@@ -28,6 +28,7 @@ import argparse
 import os
 import platform
 import random
+import re
 import secrets
 import signal
 import subprocess
@@ -189,13 +190,18 @@ class Phase:
         return 1000 * self.portal_cpu / max(1, self.requests)
 
 
-def measure(stack: BenchStack, name: str, server: str, clients: Clients, work, items) -> tuple[Phase, list]:  # type: ignore[no-untyped-def]
+def measure(stack: BenchStack, name: str, server: str, clients: Clients, work, items, *,  # type: ignore[no-untyped-def]
+            with_consumer: bool = True) -> tuple[Phase, list]:
+    """`with_consumer`: the job consumer's CPU counts with the web workers' (the portal's cost). Off for
+    refusals that queue no work: then the consumer's CPU is background work for earlier phases (the
+    credential watch's first look at every account activated a minute before), not the refusal's."""
     gunicorn = stack.portal if server == "portal" else stack.floor
-    if server == "portal":  # the web workers and the job consumer together
+    counted = server == "portal" and with_consumer
+    if counted:  # the web workers and the job consumer together
         workers = CpuMeter(lambda: [*gunicorn.worker_pids(), stack.job_worker_pid]).start()
     else:
         workers = CpuMeter(gunicorn.worker_pids).start()
-    consumer = CpuMeter(lambda: [stack.job_worker_pid] if server == "portal" else []).start()
+    consumer = CpuMeter(lambda: [stack.job_worker_pid] if counted else []).start()
     postgres = CpuMeter(stack.postgres_backend_pids).start()
     results, wall = clients.run(work, items)
     portal_cpu, postgres_cpu, consumer_cpu = workers.stop(), postgres.stop(), consumer.stop()
@@ -310,7 +316,9 @@ def run_refusals(stack: BenchStack, clients: Clients, sizes: Sizes, tag: str) ->
                 timings.errors.append(f"{kind}: {response.status_code}")
 
         with Profiler(stack, stack.profile_dir, f"{tag}-refusal-{kind.replace(' ', '-')}"):
-            phase, _ = measure(stack, kind, "portal", clients, refuse, items)
+            # Only a lost-link request queues work (the lookup and, for a known address, the mail).
+            phase, _ = measure(stack, kind, "portal", clients, refuse, items,
+                               with_consumer=kind == "lost-link request")
         phase.requests, phase.timings = len(items), timings
         phases.append(phase)
     return phases
@@ -320,7 +328,10 @@ def database_picture(stack: BenchStack) -> dict[str, list]:
     """Every row of every table, without the columns a refusal may change (counters, versions)."""
     from sqlalchemy import MetaData, select
 
-    counters = {"failed_code_count", "attempts", "version", "updated_at", "count", "window_start"}
+    # ... and the credential watch's bookkeeping (issue 16): every minute it looks at accounts activated
+    # earlier in the run, which is background work, not the flood's doing.
+    counters = {"failed_code_count", "attempts", "version", "updated_at", "count", "window_start",
+                "credential_checks", "credential_next_check_at"}
     metadata = MetaData()
     metadata.reflect(stack.runtime.engine)
     picture = {}
@@ -335,6 +346,17 @@ def database_picture(stack: BenchStack) -> dict[str, list]:
     return picture
 
 
+def watched_users(stack: BenchStack) -> set[str]:
+    """Entra ids of accounts activated before the flood: the credential watch reads their methods."""
+    from sqlalchemy import select
+
+    from activation.models import Activation, Person
+
+    with stack.runtime.session_factory() as session:
+        return set(session.scalars(select(Person.entra_object_id).join(Activation)
+                                   .where(Activation.completed_at.is_not(None))))
+
+
 def run_flood(stack: BenchStack, clients: Clients, sizes: Sizes, tag: str) -> dict:
     count = sizes.flood
     per_invite = 4
@@ -343,6 +365,7 @@ def run_flood(stack: BenchStack, clients: Clients, sizes: Sizes, tag: str) -> di
     holders, _ = clients.run(lambda item: with_live_code(stack, clients, setup, item[0], *item[1]),
                              list(enumerate(people)))
     before = database_picture(stack)
+    watched = watched_users(stack)
     mails_before = stack.mailbox.count
     stack.clear_emulator_requests()
     timings = Timings()
@@ -357,7 +380,7 @@ def run_flood(stack: BenchStack, clients: Clients, sizes: Sizes, tag: str) -> di
         if response.status_code != 303:
             timings.errors.append(f"flood: {response.status_code}")
 
-    phase, _ = measure(stack, "flood", "portal", clients, guess, items)
+    phase, _ = measure(stack, "flood", "portal", clients, guess, items, with_consumer=False)  # queues nothing
     phase.requests, phase.timings = count, timings
     after = database_picture(stack)
     # Counters and audit rows may change (new audit rows only, old ones untouched); nothing else.
@@ -366,7 +389,17 @@ def run_flood(stack: BenchStack, clients: Clients, sizes: Sizes, tag: str) -> di
     if after["audit_event"][:len(before["audit_event"])] != before["audit_event"]:
         changed.append("audit_event (old rows)")
     new_audit = after["audit_event"][len(before["audit_event"]):]
-    graph_calls = len([e for e in stack.emulator_requests() if e["path"].startswith("/v1.0/")])
+    graph = [e for e in stack.emulator_requests() if e["path"].startswith("/v1.0/")
+             and not (e["method"] == "GET" and e["path"].endswith("/authentication/methods")
+                      and e["path"].split("/")[3] in watched)]  # the credential watch, as above
+    graph_calls = len(graph)
+    if graph or changed:  # name what happened, so a failed check can be followed up
+        shapes = Counter(f"{e['method']} {re.sub(r'/users/[^/]+', '/users/{id}', e['path'])}" for e in graph)
+        print(f"[flood] changed {changed}; Graph calls {dict(shapes)}", file=sys.stderr)  # noqa: T201
+        for name in changed:
+            gone, new = set(before.get(name, [])) - set(after[name]), set(after[name]) - set(before.get(name, []))
+            print(f"[flood] {name}: {len(gone)} rows before -> {len(new)} rows after, e.g. "  # noqa: T201
+                  f"{sorted(gone, key=str)[:1]} -> {sorted(new, key=str)[:1]}", file=sys.stderr)
     return {"phase": phase, "changed_tables": changed, "new_audit_rows": len(new_audit),
             "mails": stack.mailbox.count - mails_before, "graph_calls": graph_calls}
 

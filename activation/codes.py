@@ -197,9 +197,10 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
                    reason="activation locked", context=context)
         session.commit()
         raise ActivationLocked()
-    binding = browser_binding(deps, browser_id)
-    challenge = live_challenge(session, activation.id, binding, now)
-    if challenge is None or activation.state is not ActivationState.CODE_SENT:
+    if activation.state is not ActivationState.CODE_SENT:  # no code was sent, or it was already used
+        raise CodeExpired()
+    challenge = live_challenge(session, activation.id, browser_binding(deps, browser_id), now)
+    if challenge is None:
         raise CodeExpired()
 
     # The comparison is local (the challenge row holds the code's hash); what makes it count is the
@@ -278,9 +279,11 @@ def _lock(session: Session, deps: Deps, activation: Activation, person, starter:
 
 def current_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: str) -> CodeSent | None:
     """What the code page shows: where the live code went and when it expires, for this browser only."""
+    if opened.activation.state is not ActivationState.CODE_SENT:  # no live code without one sent (no query)
+        return None
     now = deps.clock.now()
     challenge = live_challenge(session, opened.activation.id, browser_binding(deps, browser_id), now)
-    if challenge is None or opened.activation.state is not ActivationState.CODE_SENT:
+    if challenge is None:
         return None
     policy = deps.settings.policy
     sent_at = opened.activation.last_code_sent_at or challenge.created_at

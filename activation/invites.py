@@ -23,6 +23,9 @@ INVITABLE_STATES = frozenset({
     ActivationState.VERIFIED, ActivationState.ENABLED,
 })
 
+# Loader options are immutable: built once, not on every page (building them was 1% of a burst's CPU).
+WITH_PERSON_AND_ACTIVATION = (joinedload(Invite.person).joinedload(Person.activation),)
+
 
 class InviteProblem(ActivationError):
     """The link cannot be used. `reason` picks the calm page: unknown, expired, superseded, used, cancelled."""
@@ -153,7 +156,7 @@ def invite_id_from_token(deps: Deps, token: str) -> str:
 def open_invite_by_id(session: Session, deps: Deps, invite_id: str, *, allow_completed: bool = False) -> OpenInvite:
     """open_invite once the link's signature has been checked (invite_id_from_token)."""
     # One query for the invite, its person and their activation: every starter page starts here.
-    invite = session.get(Invite, invite_id, options=[joinedload(Invite.person).joinedload(Person.activation)])
+    invite = session.get(Invite, invite_id, options=WITH_PERSON_AND_ACTIVATION)
     if invite is None:
         raise InviteProblem("unknown")
     person = invite.person

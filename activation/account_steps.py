@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NoReturn
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.orm import Session
 
 from activation import audit, notices, tap_checks
@@ -30,6 +30,14 @@ logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120
 RESUMABLE_STATES = (ActivationState.VERIFIED, ActivationState.ENABLED)
+# Built once, with bound parameters (see codes.py). RETURNING the row with populate_existing reloads the
+# activation from the same UPDATE that takes the lease.
+_TAKE_LEASE = (update(Activation)
+               .where(Activation.id == bindparam("for_activation"), Activation.state.in_(RESUMABLE_STATES),
+                      or_(Activation.step_lease_until.is_(None), Activation.step_lease_until < bindparam("now")))
+               .values(step_lease_until=bindparam("lease_until"), version=Activation.version + 1)
+               .returning(Activation)
+               .execution_options(synchronize_session=False, populate_existing=True))
 
 
 class StepsInProgress(ActivationError):
@@ -100,14 +108,8 @@ def _check_resumable(session: Session, deps: Deps, activation: Activation, brows
 def _take_lease(session: Session, activation: Activation, now: datetime, lease_seconds: int = LEASE_SECONDS) -> bool:
     """Compare-and-set the lease; when taken, `activation` is reloaded from the same UPDATE (RETURNING), so the
     steps start from the row as it is now, not as the page opened it."""
-    taken = session.scalars(
-        update(Activation)
-        .where(Activation.id == activation.id, Activation.state.in_(RESUMABLE_STATES),
-               or_(Activation.step_lease_until.is_(None), Activation.step_lease_until < now))
-        .values(step_lease_until=now + timedelta(seconds=lease_seconds), version=Activation.version + 1)
-        .returning(Activation)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    ).first()
+    taken = session.scalars(_TAKE_LEASE, {"for_activation": activation.id, "now": now,
+                                          "lease_until": now + timedelta(seconds=lease_seconds)}).first()
     session.commit()
     return taken is not None
 

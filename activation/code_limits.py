@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from activation import audit
@@ -20,6 +20,14 @@ from activation.models import Activation, AuditEvent, OtpChallenge, Person
 
 DESK_ACTIONS_THAT_LIFT = ("desk.unlock", "desk.reset", "desk.resend_invite")
 DAY = timedelta(hours=24)
+# One round trip, built once (see codes.py): a code counts when it was sent in the last 24 hours and
+# after the desk's last action that lifts the cap (no such action at or after its creation).
+_LIFTED_SINCE = select(AuditEvent.id).where(
+    AuditEvent.person_id == bindparam("for_person"), AuditEvent.action.in_(DESK_ACTIONS_THAT_LIFT),
+    AuditEvent.outcome == "success", AuditEvent.at >= OtpChallenge.created_at)
+_CODES_SINCE = select(func.count()).select_from(OtpChallenge).where(
+    OtpChallenge.activation_id == bindparam("for_activation"), OtpChallenge.created_at > bindparam("since"),
+    ~_LIFTED_SINCE.exists())
 
 
 class CodeLimitReached(ActivationError):
@@ -35,14 +43,8 @@ def check_daily_cap(session: Session, deps: Deps, activation: Activation, person
     """Raise CodeLimitReached (audited, committed) when another code would exceed today's cap."""
     limit = deps.settings.policy.max_codes_per_day
     now = deps.clock.now()
-    # One round trip: a code counts when it was sent in the last 24 hours and after the desk's last
-    # action that lifts the cap (no such action at or after its creation).
-    lifted_since = select(AuditEvent.id).where(
-        AuditEvent.person_id == person.id, AuditEvent.action.in_(DESK_ACTIONS_THAT_LIFT),
-        AuditEvent.outcome == "success", AuditEvent.at >= OtpChallenge.created_at)
-    sent = session.scalar(select(func.count()).select_from(OtpChallenge).where(
-        OtpChallenge.activation_id == activation.id, OtpChallenge.created_at > now - DAY,
-        ~lifted_since.exists())) or 0
+    sent = session.scalar(_CODES_SINCE, {"for_person": person.id, "for_activation": activation.id,
+                                         "since": now - DAY}) or 0
     if sent >= limit:
         deps.audit(session, action="code.sent", actor=audit.Actor.starter(person.employee_id), person=person,
                    outcome="refused", reason="daily code limit reached", context=context,

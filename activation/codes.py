@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -23,6 +23,38 @@ from activation.window import window_for, window_state
 CODE_REQUEST_STATES = frozenset({
     ActivationState.INVITED, ActivationState.CODE_SENT, ActivationState.VERIFIED, ActivationState.ENABLED,
 })
+
+# The statements of the code steps are built once, with bound parameters for the values: building a
+# statement (and its cache key) cost SQLAlchemy more CPU than running it (docs/benchmarks.md, 2026-12-03).
+# (An UPDATE's parameters may not be named like a column of its table: hence for_activation, resume_by.)
+_LIVE = (OtpChallenge.consumed_at.is_(None), OtpChallenge.superseded_at.is_(None))
+_LIVE_CHALLENGE = (select(OtpChallenge).where(OtpChallenge.activation_id == bindparam("for_activation"), *_LIVE)
+                   .order_by(OtpChallenge.created_at.desc()).limit(1))
+_LAST_RIGHT_CODE_BINDING = (
+    select(OtpChallenge.session_binding)
+    .where(OtpChallenge.activation_id == bindparam("for_activation"), OtpChallenge.consumed_at.is_not(None))
+    .order_by(OtpChallenge.consumed_at.desc()).limit(1))
+_SUPERSEDE_LIVE = (update(OtpChallenge).where(OtpChallenge.activation_id == bindparam("for_activation"), *_LIVE)
+                   .values(superseded_at=bindparam("now")).execution_options(synchronize_session=False))
+# One try of a live code with tries left; the right code is consumed by the same UPDATE.
+_TAKE_TRY = (update(OtpChallenge)
+             .where(OtpChallenge.id == bindparam("challenge_id"), OtpChallenge.attempts < bindparam("max_attempts"),
+                    *_LIVE)
+             .values(attempts=OtpChallenge.attempts + 1)
+             .returning(OtpChallenge.attempts).execution_options(synchronize_session=False))
+_TAKE_TRY_AND_CONSUME = _TAKE_TRY.values(consumed_at=bindparam("now"))
+_BELOW_LOCKOUT = (Activation.id == bindparam("for_activation"), Activation.state == ActivationState.CODE_SENT,
+                  Activation.failed_code_count < bindparam("lockout_threshold"))
+_COUNT_FAILURE = (update(Activation).where(*_BELOW_LOCKOUT)
+                  .values(failed_code_count=Activation.failed_code_count + 1, version=Activation.version + 1)
+                  .returning(Activation.failed_code_count, Activation.version)
+                  .execution_options(synchronize_session=False))
+_VERIFY = (update(Activation).where(*_BELOW_LOCKOUT)
+           .values(state=ActivationState.VERIFIED, verified_at=bindparam("now"), failed_code_count=0,
+                   resume_until=bindparam("resume_by"), version=Activation.version + 1)
+           .returning(Activation.state, Activation.verified_at, Activation.failed_code_count,
+                      Activation.resume_until, Activation.version)
+           .execution_options(synchronize_session=False))
 
 
 class OutsideWindow(ActivationError):
@@ -83,11 +115,7 @@ def browser_binding(deps: Deps, browser_id: str) -> str:
 
 def verified_in_this_browser(session: Session, deps: Deps, activation_id: int, browser_id: str) -> bool:
     """Was the activation's last correct code typed in this browser? (Resume and password steps need it.)"""
-    binding = session.scalars(
-        select(OtpChallenge.session_binding)
-        .where(OtpChallenge.activation_id == activation_id, OtpChallenge.consumed_at.is_not(None))
-        .order_by(OtpChallenge.consumed_at.desc()).limit(1)
-    ).first()
+    binding = session.scalars(_LAST_RIGHT_CODE_BINDING, {"for_activation": activation_id}).first()
     return binding is not None and binding == browser_binding(deps, browser_id)
 
 
@@ -146,13 +174,7 @@ def request_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: s
         session.commit()
         raise CodeNotSent(str(exc)) from None
 
-    session.execute(
-        update(OtpChallenge)
-        .where(OtpChallenge.activation_id == activation.id, OtpChallenge.consumed_at.is_(None),
-               OtpChallenge.superseded_at.is_(None))
-        .values(superseded_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_SUPERSEDE_LIVE, {"for_activation": activation.id, "now": now})
     session.add(challenge)
     activation.codes_sent += 1
     activation.last_code_sent_at = now
@@ -169,13 +191,7 @@ def request_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: s
 
 
 def live_challenge(session: Session, activation_id: int, binding: str, now: datetime) -> OtpChallenge | None:
-    challenge = session.scalars(
-        select(OtpChallenge)
-        .where(OtpChallenge.activation_id == activation_id, OtpChallenge.consumed_at.is_(None),
-               OtpChallenge.superseded_at.is_(None))
-        .order_by(OtpChallenge.created_at.desc())
-        .limit(1)
-    ).first()
+    challenge = session.scalars(_LIVE_CHALLENGE, {"for_activation": activation_id}).first()
     if challenge is None or challenge.expires_at <= now or challenge.session_binding != binding:
         return None
     return challenge
@@ -210,34 +226,17 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
     # refused without touching the activation's counter. The UPDATEs hold both rows until this
     # transaction commits, with the outcome's audit row; RETURNING gives the new values without a read.
     matched = otp.code_matches(deps.otp_key, challenge.id, code, challenge.code_hash)
-    attempts = session.execute(
-        update(OtpChallenge)
-        .where(OtpChallenge.id == challenge.id, OtpChallenge.attempts < policy.otp_max_attempts,
-               OtpChallenge.consumed_at.is_(None), OtpChallenge.superseded_at.is_(None))
-        .values(attempts=OtpChallenge.attempts + 1, **({"consumed_at": now} if matched else {}))
-        .returning(OtpChallenge.attempts)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    attempts = session.execute(_TAKE_TRY_AND_CONSUME if matched else _TAKE_TRY, {
+        "challenge_id": challenge.id, "max_attempts": policy.otp_max_attempts, "now": now}).scalar_one_or_none()
     if attempts is None:
         session.rollback()
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="refused",
                    reason="no tries left for this code (not counted)", context=context)
         session.commit()
         raise CodeUsedUp()
-    below_lockout = (Activation.id == activation.id, Activation.state == ActivationState.CODE_SENT,
-                     Activation.failed_code_count < policy.lockout_threshold)
-    if matched:
-        outcome = (update(Activation).where(*below_lockout)
-                   .values(state=ActivationState.VERIFIED, verified_at=now, failed_code_count=0,
-                           resume_until=now + timedelta(minutes=policy.retry_window_minutes),
-                           version=Activation.version + 1)
-                   .returning(Activation.state, Activation.verified_at, Activation.failed_code_count,
-                              Activation.resume_until, Activation.version))
-    else:
-        outcome = (update(Activation).where(*below_lockout)
-                   .values(failed_code_count=Activation.failed_code_count + 1, version=Activation.version + 1)
-                   .returning(Activation.failed_code_count, Activation.version))
-    counted = session.execute(outcome.execution_options(synchronize_session=False)).one_or_none()
+    counted = session.execute(_VERIFY if matched else _COUNT_FAILURE, {
+        "for_activation": activation.id, "lockout_threshold": policy.lockout_threshold, "now": now,
+        "resume_by": now + timedelta(minutes=policy.retry_window_minutes)}).one_or_none()
     if counted is None:
         session.rollback()  # the code's try is given back: it was not allowed to count
         _lock(session, deps, activation, person, starter, context)

@@ -176,6 +176,8 @@ def _reject_shared_emails(
         email = person.fields.get("personal_email", "")
         if email and person.employee_id not in by_id:
             known_owner[email.casefold()] = person.employee_id
+    if not shared and not known_owner:
+        return  # no address is on two rows or already taken: nothing to compare
     for email, holder in first_holder.items():
         other_known = known_owner.get(email)
         holders = shared.get(email)

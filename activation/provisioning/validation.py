@@ -209,8 +209,12 @@ def _reject_manager_cycles(
 
     finished: set[str] = set()
     in_cycle: dict[str, list[str]] = {}
-    for start in by_id:
+    for start, record in by_id.items():
         if start in finished:
+            continue
+        manager = record.manager_employee_id
+        if not manager or manager in finished:  # the usual case: this person cannot be in a loop
+            finished.add(start)
             continue
         path: list[str] = []
         position: dict[str, int] = {}

@@ -7,6 +7,13 @@ freed as soon as it is unused (reference counting); only the search for cycles w
 ends. The state found on entry is restored on exit, so a caller that switched the collector off
 keeps it off. With two runs at once in one process, the first to finish may switch it back on
 while the other still runs: that run is then only slower, never wrong.
+
+On exit, everything made inside the block would still sit in the youngest generation, and the first
+collection afterwards would scan all of it at once. `gc.freeze()` just before switching the collector
+back on, and `gc.unfreeze()` right after, move those objects to the oldest generation without a
+scan; they are looked at again in the next full collection, as any long-lived object is. A caller
+that froze objects of its own (gc.get_freeze_count() above zero on entry) keeps them frozen: the
+block then skips this step.
 """
 
 from __future__ import annotations
@@ -19,9 +26,14 @@ from contextlib import contextmanager
 @contextmanager
 def collector_paused() -> Iterator[None]:
     was_enabled = gc.isenabled()
+    nothing_frozen = gc.get_freeze_count() == 0
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
+            if nothing_frozen:
+                gc.freeze()
             gc.enable()
+            if nothing_frozen:
+                gc.unfreeze()

@@ -43,6 +43,8 @@ CORE_TARGETS: frozenset[str] = frozenset(
 ENTERPRISE_TARGETS: frozenset[str] = frozenset(
     {"employeeNumber", "department", "organization", "division", "costCenter", "manager"}
 )
+# A row with every mappable field empty, copied for each row (a copy is cheaper than dict.fromkeys).
+_EMPTY_FIELDS: MappingProxyType[str, str] = MappingProxyType(dict.fromkeys(MAPPABLE_FIELDS, ""))
 UNKNOWN_COLUMN_POLICIES: frozenset[str] = frozenset({"reject", "ignore"})
 # Fields a file must carry a column for (unless the profile gives a default). A personal email is
 # wanted for every joiner, but files without one (Microsoft's CSV2SCIM samples) still import: the
@@ -83,6 +85,12 @@ class FieldRule:
         """The column(s) as an operator reads them in a message."""
         return " or ".join(self.columns)
 
+    @property
+    def only_trims(self) -> bool:
+        """One column, `trim` as the only transform, no value map, no default."""
+        return (len(self.columns) == 1 and self.steps == (str.strip,) and self.values is None
+                and not self.default)
+
 
 @dataclass(frozen=True, slots=True)
 class MappingProfile:
@@ -98,13 +106,18 @@ class MappingProfile:
     fingerprint: str
     complete: bool = False  # files in this layout list every worker: absence is reported (absent.py)
     absent_workers: str = "report"  # or "switch_off": absent people become leavers, under the guard
-    # One CompiledRule per rule: the hot loop of to_canonical, unpacked once per profile.
+    # The hot loop of to_canonical, split once per profile: a rule that only trims one column (most
+    # rules) is a (field, column) pair in `trimmed`; every other rule is a CompiledRule.
+    trimmed: tuple[tuple[str, str], ...] = ()
     compiled: tuple[CompiledRule, ...] = ()
 
     def __post_init__(self) -> None:
+        trimmed = tuple((r.field, r.columns[0]) for r in self.rules if r.only_trims)
         compiled = tuple(
-            (r.field, r.columns[0], r.columns[1:], r.steps, r.values, r.default) for r in self.rules
+            (r.field, r.columns[0], r.columns[1:], r.steps, r.values, r.default)
+            for r in self.rules if not r.only_trims
         )
+        object.__setattr__(self, "trimmed", trimmed)
         object.__setattr__(self, "compiled", compiled)
 
     @property
@@ -137,8 +150,10 @@ class MappingProfile:
 
     def to_canonical(self, values: Mapping[str, str]) -> dict[str, str]:
         """Apply column renames, transforms, value maps and defaults to one raw row."""
-        out = dict.fromkeys(MAPPABLE_FIELDS, "")  # unmapped fields are empty
+        out = _EMPTY_FIELDS.copy()  # unmapped fields are empty
         get = values.get
+        for field, column in self.trimmed:
+            out[field] = get(column, "").strip()
         for field, column, alternatives, steps, value_map, default in self.compiled:
             value = get(column, "")
             if alternatives and not value.strip():  # the first alternative holding a value wins

@@ -61,7 +61,6 @@ UNSAFE_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2
 EMPLOYEE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 PHONE = re.compile(r"\+?[0-9]{6,15}")
-_PHONE_SEPARATORS = str.maketrans("", "", " -.()/")
 _LIMITS = tuple((name, MAX_LENGTHS[name]) for name in MAPPABLE_FIELDS)
 # A sign-in name from HR: a UPN, or its part before @ (the configured domain is added).
 USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._'-]{0,63}(?:@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)?")
@@ -226,7 +225,9 @@ class RowChecker:
     def _phone(self, field: str, value: str, problems: list[Problem]) -> str:
         if not value:
             return ""
-        number = value.translate(_PHONE_SEPARATORS)
+        # Drop the separators people type ( -.()/); six replace calls are faster than one translate.
+        number = (value.replace(" ", "").replace("-", "").replace(".", "")
+                  .replace("(", "").replace(")", "").replace("/", ""))
         if not PHONE.fullmatch(number):
             problems.append(Problem(field, value, (
                 f"is not a phone number (+ and 6-15 digits); correct column {self._column(field)!r}")))

@@ -176,6 +176,8 @@ def _reject_shared_emails(
         email = person.fields.get("personal_email", "")
         if email and person.employee_id not in by_id:
             known_owner[email.casefold()] = person.employee_id
+    if not shared and not known_owner:
+        return  # no address is on two rows or already taken: nothing to compare
     for email, holder in first_holder.items():
         other_known = known_owner.get(email)
         holders = shared.get(email)
@@ -207,8 +209,12 @@ def _reject_manager_cycles(
 
     finished: set[str] = set()
     in_cycle: dict[str, list[str]] = {}
-    for start in by_id:
+    for start, record in by_id.items():
         if start in finished:
+            continue
+        manager = record.manager_employee_id
+        if not manager or manager in finished:  # the usual case: this person cannot be in a loop
+            finished.add(start)
             continue
         path: list[str] = []
         position: dict[str, int] = {}

@@ -255,6 +255,7 @@ def test_a_known_person_who_changes_address_frees_it() -> None:
         ({1: "E2", 2: "E3", 3: "E1", 4: "E1"}, {"E1", "E2", "E3"}),
         ({1: "E2", 2: "E3", 3: "E4", 4: "E5", 5: "E3"}, {"E3", "E4", "E5"}),
         ({1: "", 2: "E1", 3: "E2", 4: "E3"}, set()),
+        ({1: "", 2: "E1", 3: "E4", 4: "E3", 5: "E3", 6: "E5"}, {"E3", "E4"}),  # reports to a loop, not in it
     ],
 )
 def test_manager_cycles_reject_every_id_in_the_cycle(managers: dict[int, str], looping: set[str]) -> None:

@@ -5,11 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from activation.models import RateLimitCounter
+
+# Built once, with bound parameters (see codes.py); an UPDATE's parameters are not named like its columns.
+_COUNT_IN_WINDOW = (update(RateLimitCounter)
+                    .where(RateLimitCounter.key == bindparam("for_key"),
+                           RateLimitCounter.window_start > bindparam("live_since"))
+                    .values(count=RateLimitCounter.count + 1)
+                    .returning(RateLimitCounter.count).execution_options(synchronize_session=False))
+_RESTART_WINDOW = (update(RateLimitCounter).where(RateLimitCounter.key == bindparam("for_key"))
+                   .values(count=1, window_start=bindparam("now")).execution_options(synchronize_session=False))
 
 
 @dataclass(frozen=True)
@@ -24,22 +33,11 @@ def hit(session: Session, limit: Limit, subject: str, now: datetime) -> bool:
     key = f"{limit.name}:{subject}"[:128]
     window_start = now - timedelta(seconds=limit.window_seconds)
     for _ in range(3):
-        row_count = session.execute(
-            update(RateLimitCounter)
-            .where(RateLimitCounter.key == key, RateLimitCounter.window_start > window_start)
-            .values(count=RateLimitCounter.count + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if row_count:
+        count = session.execute(_COUNT_IN_WINDOW, {"for_key": key, "live_since": window_start}).scalar()
+        if count is not None:  # the new count, from the same UPDATE
             session.commit()
-            count = session.scalar(select(RateLimitCounter.count).where(RateLimitCounter.key == key)) or 0
             return count <= limit.count
-        restarted = session.execute(
-            update(RateLimitCounter)
-            .where(RateLimitCounter.key == key)
-            .values(count=1, window_start=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        restarted = session.execute(_RESTART_WINDOW, {"for_key": key, "now": now}).rowcount
         if restarted:
             session.commit()
             return True

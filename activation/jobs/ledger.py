@@ -11,13 +11,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from activation.models import Job, JobState
 
 MAX_ERROR_CHARS = 500
+# Built once, with bound parameters (see codes.py). RETURNING the row (populate_existing) gives the
+# claimed job from the same UPDATE, without reading it again.
+_CLAIM = (update(Job)
+          .where(Job.id == bindparam("for_job"))
+          .where(or_(Job.state == JobState.QUEUED,
+                     (Job.state == JobState.RUNNING) & (Job.lease_until < bindparam("now"))))
+          .where(or_(Job.not_before.is_(None), Job.not_before <= bindparam("now")))
+          .values(state=JobState.RUNNING, attempts=Job.attempts + 1, lease_until=bindparam("lease_until"),
+                  updated_at=bindparam("now"))
+          .returning(Job)
+          .execution_options(synchronize_session=False, populate_existing=True))
 
 
 def add(session: Session, kind: str, payload: dict[str, Any] | None = None, *, now: datetime,
@@ -43,20 +54,10 @@ def add(session: Session, kind: str, payload: dict[str, Any] | None = None, *, n
 
 def claim(session: Session, job_id: int, *, now: datetime, lease_seconds: int) -> Job | None:
     """Take the job for this consumer (compare-and-set), or None when it is done, failed or busy."""
-    claimed = session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .where(or_(Job.state == JobState.QUEUED,
-                   (Job.state == JobState.RUNNING) & (Job.lease_until < now)))
-        .where(or_(Job.not_before.is_(None), Job.not_before <= now))
-        .values(state=JobState.RUNNING, attempts=Job.attempts + 1, lease_until=now + timedelta(seconds=lease_seconds),
-                updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    claimed = session.scalars(_CLAIM, {"for_job": job_id, "now": now,
+                                       "lease_until": now + timedelta(seconds=lease_seconds)}).first()
     session.commit()
-    if not claimed:
-        return None
-    return session.get(Job, job_id, populate_existing=True)
+    return claimed
 
 
 def succeed(session: Session, job: Job, *, now: datetime, result: dict[str, Any] | None = None) -> None:

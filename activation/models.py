@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Enum, ForeignKey, Index, Integer, MetaData, String, Text, false
+from sqlalchemy import JSON, Date, DateTime, Enum, ForeignKey, Index, Integer, MetaData, String, Text, false, func
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -131,6 +131,9 @@ class Person(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     activation: Mapped[Activation | None] = relationship(back_populates="person", uselist=False)
+
+    # The lost-link lookup compares lower(personal_email): without this index it read every person.
+    __table_args__ = (Index("ix_person_personal_email_lower", func.lower(personal_email)),)
 
 
 class Activation(Base):

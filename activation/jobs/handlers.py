@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from activation import audit, credentials, invites, lost_link
 from activation.deps import Deps
 from activation.graph.errors import GraphTransientError
+from activation.jobs import ledger
 from activation.jobs.errors import GiveUp, RetryLater
 from activation.jobs.mail_pacing import wait_for_room
 from activation.jobs.submit import submit
@@ -212,7 +213,9 @@ def scheduled_invites(session: Session, deps: Deps, job: Job) -> dict[str, Any] 
 
 
 def scheduled_expiry(session: Session, deps: Deps, job: Job) -> dict[str, Any] | None:
-    return {"expired": invites.expire_closed(session, deps)}
+    """Hourly: close activation windows that ended, and forget week-old periodic firings."""
+    return {"expired": invites.expire_closed(session, deps),
+            "periodic_jobs_pruned": ledger.prune_finished_periodic(session, now=deps.clock.now())}
 
 
 def scheduled_credential_watch(session: Session, deps: Deps, job: Job) -> dict[str, Any] | None:

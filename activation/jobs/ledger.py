@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,6 +86,22 @@ def fail(session: Session, job: Job, *, now: datetime, reason: str) -> None:
     job.state, job.finished_at, job.updated_at, job.lease_until = JobState.FAILED, now, now, None
     job.last_error = reason[:MAX_ERROR_CHARS]
     session.commit()
+
+
+PERIODIC_PREFIX = "schedule."
+PERIODIC_KEEP = timedelta(days=7)
+
+
+def prune_finished_periodic(session: Session, *, now: datetime, keep: timedelta = PERIODIC_KEEP) -> int:
+    """Forget periodic firings that finished well before `now` (the schedule adds one a minute, and
+    nothing else ever reads an old one); failed ones stay for the desk. Returns how many. Commits."""
+    pruned = session.execute(
+        delete(Job).where(Job.kind.startswith(PERIODIC_PREFIX), Job.state == JobState.DONE,
+                          Job.finished_at < now - keep)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return pruned
 
 
 def due(session: Session, *, now: datetime, limit: int = 200) -> list[int]:

@@ -20,7 +20,7 @@ KIND_WORDS = {
     "provisioning.reconcile": "Reading Microsoft's provisioning results",
     "schedule.reconcile": "Scheduled reconcile",
     "schedule.invites_send": "Scheduled invites",
-    "schedule.expire": "Closing expired activation windows",
+    "schedule.expire": "Closing expired activation windows, forgetting week-old scheduled runs",
     "schedule.provision_drop_folder": "HR files from the drop folder",
 }
 

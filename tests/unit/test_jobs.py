@@ -201,3 +201,30 @@ def test_a_manager_notice_with_nobody_to_email_takes_no_mail_slot(flow: Flow) ->
     paced = submit(flow.session, flow.deps, "mail.manager_notice", {"person_id": person.id})
     flow.session.commit()
     assert run_job(flow.session, flow.deps, paced.id, default_handlers()).state is JobState.QUEUED  # a real email waits
+
+
+def test_the_hourly_expiry_forgets_week_old_periodic_firings_but_keeps_failures(flow: Flow) -> None:
+    """The schedule adds a ledger row a minute; finished ones older than a week go, failed ones stay
+    for the desk, and other jobs are never touched."""
+    now = flow.clock.now()
+
+    def job(kind: str, key: str, state: JobState, days_ago: float) -> int:
+        row = ledger.add(flow.session, kind, {}, now=now - timedelta(days=days_ago), key=key)
+        row.state, row.finished_at = state, now - timedelta(days=days_ago)
+        flow.session.commit()
+        return row.id
+
+    old_done = job("schedule.credentials_watch", "w@old", JobState.DONE, 8)
+    recent_done = job("schedule.credentials_watch", "w@recent", JobState.DONE, 1)
+    old_failed = job("schedule.reconcile", "r@old", JobState.FAILED, 8)
+    old_mail = job("mail.invite", "m@old", JobState.DONE, 30)
+    expiry = submit(flow.session, flow.deps, "schedule.expire", {}, key="e@now")
+    flow.session.commit()
+
+    outcome = run_job(flow.session, flow.deps, expiry.id, default_handlers())
+
+    assert outcome.state is JobState.DONE
+    left = set(flow.session.scalars(select(Job.id)))
+    assert old_done not in left and {recent_done, old_failed, old_mail, expiry.id} <= left
+    flow.session.refresh(expiry)
+    assert expiry.result == {"expired": [], "periodic_jobs_pruned": 1}

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from activation import audit
@@ -62,7 +62,8 @@ def watch_due(session: Session, deps: Deps, *, limit: int = BATCH) -> WatchRepor
     ).all()
     for activation in due:
         check_one(session, deps, activation, report)
-    report.still_watching = len(session.scalars(select(Activation.id).where(*_watching(deps.clock.now()))).all())
+    report.still_watching = session.scalar(select(func.count()).select_from(Activation)
+                                           .where(*_watching(deps.clock.now()))) or 0
     return report
 
 

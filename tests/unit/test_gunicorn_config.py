@@ -59,11 +59,14 @@ def test_a_starting_worker_compiles_every_template(conf: dict, make_settings) ->
     assert warm_up(Worker.wsgi) == len(every_file)  # the email templates too
 
 
-def test_another_flask_app_served_with_this_config_still_starts(conf: dict) -> None:
+def test_another_flask_app_served_with_this_config_still_starts(conf: dict, caplog: pytest.LogCaptureFixture,
+                                                               tmp_path: Path) -> None:
     from flask import Flask
 
     class Worker:
-        wsgi = Flask("floor")
+        wsgi = Flask("floor", root_path=str(tmp_path))
         log = logging.getLogger("test.gunicorn")
 
-    conf["post_worker_init"](Worker())  # the bench's floor app: no templates, no runtime
+    with caplog.at_level(logging.INFO, logger="test.gunicorn"):
+        conf["post_worker_init"](Worker())  # the bench's floor app: no templates, no runtime
+    assert "templates compiled: 0" in caplog.text

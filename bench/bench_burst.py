@@ -328,6 +328,8 @@ def database_picture(stack: BenchStack) -> dict[str, list]:
     """Every row of every table, without the columns a refusal may change (counters, versions)."""
     from sqlalchemy import MetaData, select
 
+    from activation.jobs.ledger import PERIODIC_PREFIX
+
     # ... and the credential watch's bookkeeping (issue 16): every minute it looks at accounts activated
     # earlier in the run, which is background work, not the flood's doing.
     counters = {"failed_code_count", "attempts", "version", "updated_at", "count", "window_start",
@@ -340,7 +342,7 @@ def database_picture(stack: BenchStack) -> dict[str, list]:
             columns = [column for column in table.columns if column.name not in counters]
             query = select(*columns).order_by(*table.primary_key.columns)
             if table.name == "job":  # the worker's periodic firings (one row a minute) are not the flood's doing
-                query = query.where(~table.c.kind.startswith("schedule."))
+                query = query.where(~table.c.kind.startswith(PERIODIC_PREFIX))
             rows = connection.execute(query).all()
             picture[table.name] = [tuple(row) for row in rows]
     return picture

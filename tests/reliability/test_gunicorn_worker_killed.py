@@ -67,8 +67,8 @@ def test_a_worker_killed_mid_activation_leaves_nothing_half_done(  # type: ignor
     runtime.dispose()
 
     # The lease outlives the dead worker's TAP call (held 4 s at the emulator, which still answers it after
-    # the kill), as the default 120 s outlives the Graph client's timeouts: with a shorter one, a fast retry
-    # could create its pass before the dead request's late one replaced it.
+    # the kill), as the default 120 s outlives the Graph client's 60 s retry budget: with a shorter one, a
+    # fast retry could create its pass before the dead request's late one replaced it.
     config = write_config_dir(tmp_path, policy={"account_step_lease_seconds": 6, "manager_notification": False})
     env = program_env(ACTIVATION_CONFIG_DIR=str(config), ACTIVATION_DATABASE_URL=postgres_url,
                       ACTIVATION_SECRET_KEY=SECRET, ACTIVATION_PUBLIC_URL=base,

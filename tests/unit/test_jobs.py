@@ -228,3 +228,10 @@ def test_the_hourly_expiry_forgets_week_old_periodic_firings_but_keeps_failures(
     assert old_done not in left and {recent_done, old_failed, old_mail, expiry.id} <= left
     flow.session.refresh(expiry)
     assert expiry.result == {"expired": [], "periodic_jobs_pruned": 1}
+
+
+def test_every_scheduled_kind_is_one_the_expiry_may_prune(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """The pruning knows periodic firings by their kind's prefix: a scheduled job named otherwise would
+    pile up a row a firing for ever."""
+    schedule = default_schedule(make_settings(queue={"drop_folder": "/srv/hr-drop"}))
+    assert schedule and all(periodic.kind.startswith(ledger.PERIODIC_PREFIX) for periodic in schedule)

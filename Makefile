@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-full bench-provisioning
+.PHONY: demo test lint bench bench-full bench-steps bench-provisioning
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench: $(STAMP)
 
 bench-full: $(STAMP)
 	ACTIVATION_TEST_POSTGRES_URL=$(BENCH_POSTGRES_URL) $(BIN)/python bench/bench_burst.py --full $(ARGS)
+
+# CPU per request, one at a time in one process: small changes to hot paths (docs/benchmarks.md).
+bench-steps: $(STAMP)
+	ACTIVATION_TEST_POSTGRES_URL=$(BENCH_POSTGRES_URL) $(BIN)/python bench/bench_steps.py $(ARGS)
 
 bench-provisioning: $(STAMP)
 	$(BIN)/python bench/bench_validate_plan.py --write docs/benchmarks.md

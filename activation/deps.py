@@ -12,7 +12,6 @@ from activation import audit
 from activation.clock import Clock
 from activation.config import Settings
 from activation.keys import derive_key
-from activation.models import AuditEvent
 
 if TYPE_CHECKING:
     from activation.graph.protocol import GraphClient
@@ -38,11 +37,11 @@ class Deps:
     def graph(self) -> GraphClient:
         return self.graph_provider()
 
-    def audit(self, session: Session, **event: Any) -> AuditEvent:
+    def audit(self, session: Session, **event: Any) -> None:
         """Record an audit event stamped by this clock (so tests with a fake clock see one timeline)."""
         event.setdefault("at", self.clock.now())
         event.setdefault("context", self.context)
-        return audit.record(session, **event)
+        audit.record(session, **event)
 
     @property
     def otp_key(self) -> bytes:

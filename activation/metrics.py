@@ -168,24 +168,18 @@ def count_audit_event(metrics: Metrics, action: str, outcome: str) -> None:
 
 
 def count_committed_audit_events(session_factory: sessionmaker[Session], metrics: Metrics) -> None:
-    """Count every AuditEvent the sessions of this factory commit (and none that are rolled back)."""
-    from activation.models import AuditEvent
+    """Count every audit event the sessions of this factory commit (and none that are rolled back).
 
-    pending_key = "activation.metrics.pending"
-
-    def after_flush(session: Session, _context: object) -> None:
-        found = [(obj.action, obj.outcome or "success") for obj in session.new if isinstance(obj, AuditEvent)]
-        if found:
-            session.info.setdefault(pending_key, []).extend(found)
+    audit.record notes each event it writes in the session's info; the notes are counted at commit."""
+    from activation.audit import PENDING_KEY
 
     def after_commit(session: Session) -> None:
-        for action, outcome in session.info.pop(pending_key, ()):
+        for action, outcome in session.info.pop(PENDING_KEY, ()):
             count_audit_event(metrics, action, outcome)
 
     def after_rollback(session: Session) -> None:
-        session.info.pop(pending_key, None)
+        session.info.pop(PENDING_KEY, None)
 
-    event.listen(session_factory, "after_flush", after_flush)
     event.listen(session_factory, "after_commit", after_commit)
     event.listen(session_factory, "after_rollback", after_rollback)
 

@@ -208,7 +208,7 @@ def send_notices(session: Session, deps: Deps, person: Person, event: str, pendi
     """Email notices whose rows are committed; audit each (best effort). Returns how many were sent."""
     what_short, what = _STARTER_WHAT.get(event, ("Something changed on your account", "Your work account changed."))
     now = deps.clock.now()
-    sent = 0
+    outcomes: list[tuple[str, dict[str, str]]] = []  # audited after the last mail: no write is open while mail goes
     for item in pending:
         manager_what = f"On {person.display_name}'s new work account: {what[0].lower()}{what[1:]}"
         email = deps.renderer.render(
@@ -222,12 +222,12 @@ def send_notices(session: Session, deps: Deps, person: Person, event: str, pendi
         try:
             deps.mailer.send(email)
         except MailDeliveryError as exc:
-            deps.audit(session, action="notice.sent", actor=audit.Actor.system(), person=person, outcome="failure",
-                       details={"event": event, "to": to, "error": type(exc).__name__})
+            outcomes.append(("failure", {"event": event, "to": to, "error": type(exc).__name__}))
         else:
-            sent += 1
-            deps.audit(session, action="notice.sent", actor=audit.Actor.system(), person=person,
-                       details={"event": event, "to": to})
+            outcomes.append(("success", {"event": event, "to": to}))
+    for outcome, details in outcomes:
+        deps.audit(session, action="notice.sent", actor=audit.Actor.system(), person=person, outcome=outcome,
+                   details=details)
     if pending:
-        session.commit()  # the audit rows, pending until now (nothing was flushed while mail went)
-    return sent
+        session.commit()
+    return sum(outcome == "success" for outcome, _ in outcomes)

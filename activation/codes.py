@@ -26,35 +26,39 @@ CODE_REQUEST_STATES = frozenset({
 
 # The statements of the code steps are built once, with bound parameters for the values: building a
 # statement (and its cache key) cost SQLAlchemy more CPU than running it (docs/benchmarks.md, 2026-12-03).
+# Those that return no entity are written against the tables (`.c`), not the mapped classes: the
+# session then hands them straight to the connection, without the ORM's bulk-update and result
+# machinery, at about two thirds of the CPU (docs/benchmarks.md, 2026-12-03, afternoon). Core
+# statements do not autoflush: each runs where the session holds no pending change.
 # (An UPDATE's parameters may not be named like a column of its table: hence for_activation, resume_by.)
-_LIVE = (OtpChallenge.consumed_at.is_(None), OtpChallenge.superseded_at.is_(None))
+_challenge, _activation = OtpChallenge.__table__.c, Activation.__table__.c
+_LIVE = (_challenge.consumed_at.is_(None), _challenge.superseded_at.is_(None))
 _LIVE_CHALLENGE = (select(OtpChallenge).where(OtpChallenge.activation_id == bindparam("for_activation"), *_LIVE)
                    .order_by(OtpChallenge.created_at.desc()).limit(1))
 _LAST_RIGHT_CODE_BINDING = (
-    select(OtpChallenge.session_binding)
-    .where(OtpChallenge.activation_id == bindparam("for_activation"), OtpChallenge.consumed_at.is_not(None))
-    .order_by(OtpChallenge.consumed_at.desc()).limit(1))
-_SUPERSEDE_LIVE = (update(OtpChallenge).where(OtpChallenge.activation_id == bindparam("for_activation"), *_LIVE)
-                   .values(superseded_at=bindparam("now")).execution_options(synchronize_session=False))
+    select(_challenge.session_binding)
+    .where(_challenge.activation_id == bindparam("for_activation"), _challenge.consumed_at.is_not(None))
+    .order_by(_challenge.consumed_at.desc()).limit(1))
+_SUPERSEDE_LIVE = (update(OtpChallenge.__table__)
+                   .where(_challenge.activation_id == bindparam("for_activation"), *_LIVE)
+                   .values(superseded_at=bindparam("now")))
 # One try of a live code with tries left; the right code is consumed by the same UPDATE.
-_TAKE_TRY = (update(OtpChallenge)
-             .where(OtpChallenge.id == bindparam("challenge_id"), OtpChallenge.attempts < bindparam("max_attempts"),
+_TAKE_TRY = (update(OtpChallenge.__table__)
+             .where(_challenge.id == bindparam("challenge_id"), _challenge.attempts < bindparam("max_attempts"),
                     *_LIVE)
-             .values(attempts=OtpChallenge.attempts + 1)
-             .returning(OtpChallenge.attempts).execution_options(synchronize_session=False))
+             .values(attempts=_challenge.attempts + 1)
+             .returning(_challenge.attempts))
 _TAKE_TRY_AND_CONSUME = _TAKE_TRY.values(consumed_at=bindparam("now"))
-_BELOW_LOCKOUT = (Activation.id == bindparam("for_activation"), Activation.state == ActivationState.CODE_SENT,
-                  Activation.failed_code_count < bindparam("lockout_threshold"))
-_COUNT_FAILURE = (update(Activation).where(*_BELOW_LOCKOUT)
-                  .values(failed_code_count=Activation.failed_code_count + 1, version=Activation.version + 1)
-                  .returning(Activation.failed_code_count, Activation.version)
-                  .execution_options(synchronize_session=False))
-_VERIFY = (update(Activation).where(*_BELOW_LOCKOUT)
+_BELOW_LOCKOUT = (_activation.id == bindparam("for_activation"), _activation.state == ActivationState.CODE_SENT,
+                  _activation.failed_code_count < bindparam("lockout_threshold"))
+_COUNT_FAILURE = (update(Activation.__table__).where(*_BELOW_LOCKOUT)
+                  .values(failed_code_count=_activation.failed_code_count + 1, version=_activation.version + 1)
+                  .returning(_activation.failed_code_count, _activation.version))
+_VERIFY = (update(Activation.__table__).where(*_BELOW_LOCKOUT)
            .values(state=ActivationState.VERIFIED, verified_at=bindparam("now"), failed_code_count=0,
-                   resume_until=bindparam("resume_by"), version=Activation.version + 1)
-           .returning(Activation.state, Activation.verified_at, Activation.failed_code_count,
-                      Activation.resume_until, Activation.version)
-           .execution_options(synchronize_session=False))
+                   resume_until=bindparam("resume_by"), version=_activation.version + 1)
+           .returning(_activation.state, _activation.verified_at, _activation.failed_code_count,
+                      _activation.resume_until, _activation.version))
 
 
 class OutsideWindow(ActivationError):

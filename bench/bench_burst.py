@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -566,17 +567,24 @@ def render(rows: list[Row], baseline: list[Row] | None, baseline_name: str) -> s
     return "\n".join(table)
 
 
-def run_all(stack: BenchStack, clients: Clients, sizes: Sizes, floor: Phase, tag: str) -> list[Row]:
-    """Burst, refusals, flood and waiting against `stack.portal`; the figures of the issue."""
+def run_all(stack: BenchStack, clients: Clients, sizes: Sizes, floor: Phase,
+            tag: str) -> Generator[None, None, list[Row]]:
+    """Burst, refusals, flood and waiting against `stack.portal`; the figures of the issue.
+
+    A generator that pauses after each phase, so that `in_turns` can run a baseline's phase between two
+    of this one's; its return value (StopIteration.value) is the table's rows."""
     print(f"[{tag}] burst", flush=True)
     with Profiler(stack, stack.profile_dir, f"{tag}-burst"):
         burst = run_burst(stack, clients, sizes, "burst", sizes.starters, f"{tag}B")
     rss = [rss_mb(pid) or 0.0 for pid in stack.portal.worker_pids()]
+    yield
     print(f"[{tag}] refusals", flush=True)
     refusals = run_refusals(stack, clients, sizes, tag)
+    yield
     print(f"[{tag}] flood", flush=True)
     with Profiler(stack, stack.profile_dir, f"{tag}-flood"):
         flood = run_flood(stack, clients, sizes, tag)
+    yield
     print(f"[{tag}] waiting", flush=True)
     with ThrottleFeeder(stack):
         waiting = run_burst(stack, clients, sizes, "waiting", sizes.waiting_starters, f"{tag}T")
@@ -585,6 +593,25 @@ def run_all(stack: BenchStack, clients: Clients, sizes: Sizes, floor: Phase, tag
         for error, times in Counter(phase.timings.errors).most_common(3):
             print(f"  [{tag}] {phase.name}: {times} x {error}")
     return figures(sizes, floor, burst, refusals, flood, waiting, rss)
+
+
+def in_turns(runs: dict[str, Generator[None, None, list[Row]]]) -> dict[str, list[Row]]:
+    """Advance each run (a `run_all` generator) one phase at a time, in ABBA order: before's burst, after's
+    burst, after's refusals, before's refusals, ... A drift of the machine over minutes (this kind of VM
+    has them) then falls on both sides instead of on whichever ran second."""
+    rows: dict[str, list[Row]] = {}
+    order = list(runs)
+    turn = 0
+    while len(rows) < len(order):
+        for name in order if turn % 2 == 0 else order[::-1]:
+            if name in rows:
+                continue
+            try:
+                next(runs[name])
+            except StopIteration as finished:
+                rows[name] = finished.value
+        turn += 1
+    return rows
 
 
 def main() -> int:
@@ -629,10 +656,14 @@ def main() -> int:
         run_floor(stack, clients, 200)
         print("floor", flush=True)
         floor = run_floor(stack, clients, sizes.floor_requests)
-        baseline_rows = None
+        runs = {}
         if baseline_portal is not None:
-            baseline_rows = run_all(replace(stack, portal=baseline_portal), clients, sizes, floor, "before")
-        rows = run_all(stack, clients, sizes, floor, "after" if baseline_portal else "run")
+            runs["before"] = run_all(replace(stack, portal=baseline_portal), clients, sizes, floor, "before")
+        runs["after" if baseline_portal else "run"] = run_all(stack, clients, sizes, floor,
+                                                              "after" if baseline_portal else "run")
+        results = in_turns(runs)
+        baseline_rows = results.get("before")
+        rows = results["after" if baseline_portal else "run"]
         load_after = load_average()
         table = render(rows, baseline_rows, args.baseline or "")
         threads = os.environ.get("GUNICORN_THREADS", "the config's default")

@@ -124,3 +124,28 @@ def test_freezing_a_cancelled_activation_keeps_it_cancelled(flow: Flow) -> None:
     flow.session.expire_all()
     assert person.activation.state is ActivationState.CANCELLED  # type: ignore[union-attr]
     assert flow.graph.user(person.entra_object_id or "").account_enabled is False
+
+
+def test_notices_through_the_outbox_on_a_sqlite_file_are_all_stored_and_audited(tmp_path, make_settings) -> None:  # type: ignore[no-untyped-def]
+    """The demo's outbox stores each email through its own connection, and SQLite has one writer: the
+    notices' audit rows must not hold the write lock while the next email is stored (they did once,
+    and every second notice waited out the busy timeout, then failed)."""
+    from dataclasses import replace
+
+    from activation.db import make_engine, make_session_factory
+    from activation.mail.outbox import OutboxMailer
+    from activation.models import Base, OutboxMessage
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")
+    Base.metadata.create_all(engine)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        flow = make_flow(session, make_settings())
+        flow.deps = replace(flow.deps, mailer=OutboxMailer(factory))
+        person = unlocked_with_notices(flow)
+        stored = session.scalars(select(OutboxMessage.to_address)).all()
+        assert {"ada@home.example", "morgan@contoso.example"} <= set(stored)
+        outcomes = session.scalars(select(AuditEvent.outcome).where(
+            AuditEvent.action == "notice.sent", AuditEvent.person_id == person.id)).all()
+        assert outcomes == ["success", "success"]
+    engine.dispose()

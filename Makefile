@@ -33,7 +33,8 @@ bench: $(STAMP)
 bench-full: $(STAMP)
 	ACTIVATION_TEST_POSTGRES_URL=$(BENCH_POSTGRES_URL) $(BIN)/python bench/bench_burst.py --full $(ARGS)
 
-# CPU per request, one at a time in one process: small changes to hot paths (docs/benchmarks.md).
+# Thread CPU per starter request, one at a time, in lockstep with ARGS="--baseline REV": small
+# changes to hot paths (docs/benchmarks.md).
 bench-steps: $(STAMP)
 	ACTIVATION_TEST_POSTGRES_URL=$(BENCH_POSTGRES_URL) $(BIN)/python bench/bench_steps.py $(ARGS)
 

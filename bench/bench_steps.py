@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -33,14 +32,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 STEPS = ("invite page", "request code", "code page", "submit code", "result page")
 REFUSALS = ("wrong code", "locked activation")
 WRONG_PER_STARTER = 4  # below a code's 5 tries and the lockout, so each one is a counted wrong code
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
 
 
 class Portal:
@@ -65,9 +59,9 @@ class Portal:
 
 
 def csrf(response) -> str:  # type: ignore[no-untyped-def]
-    match = _CSRF.search(response.get_data(as_text=True))
-    assert match, f"no CSRF token on the page ({response.status_code})"
-    return match.group(1)
+    from tests.portal_support import csrf_token
+
+    return csrf_token(response.get_data(as_text=True))
 
 
 def journey(portal: Portal, mailbox, path: str, email: str) -> None:  # type: ignore[no-untyped-def]
@@ -92,9 +86,11 @@ def with_live_code(portal: Portal, mailbox, path: str, email: str):  # type: ign
 
 
 def wrong_codes(portal: Portal, mailbox, path: str, email: str) -> None:  # type: ignore[no-untyped-def]
+    from bench_burst import wrong
+
     client, token, code = with_live_code(portal, mailbox, path, email)
     for _ in range(WRONG_PER_STARTER):
-        answer = portal.send(client, "wrong code", "POST", f"{path}/code", csrf_token=token, code=wrong(code))
+        answer = portal.send(client, "wrong code", "POST", f"{path}/code", csrf_token=token, code=wrong(code, 1))
         assert answer.status_code == 303, f"wrong code {answer.status_code}"
 
 
@@ -139,7 +135,7 @@ def serve(starters: int) -> None:
             portal.samples = {name: [] for name in portal.samples}
             journey(portal, stack.mailbox, path, email)
             wrong_codes(portal, stack.mailbox, *wrong_one)
-            locked_code(portal, stack, *locked_one, f"L{number:05d}")
+            locked_code(portal, stack, *locked_one, f"L{number:05d}")  # seed_starters' employee ids
             answer.write(json.dumps(portal.samples) + "\n")
             answer.flush()
 
@@ -157,7 +153,7 @@ def summary(samples: dict[str, list[float]]) -> dict[str, float]:
 
 
 class Side:
-    """A child process serving one tree; `turn()` runs one starter there and returns their samples."""
+    """A child process serving one tree; `turn()` runs one starter there and adds their samples to `samples`."""
 
     def __init__(self, name: str, code_root: Path, starters: int, log: Path) -> None:
         self.name, self.log = name, log

@@ -7,6 +7,7 @@ import asyncio
 import email
 import email.policy
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,6 +25,12 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
+
+
+def shows_internals(page: str, words: tuple[str, ...]) -> bool:
+    """Whether an error page shows any of these internals, each matched as a whole word: a port
+    number inside the page's random hex reference (say 695432140c5f98ab) is not a leak."""
+    return any(re.search(rf"\b{re.escape(word)}\b", page) for word in words)
 
 
 def free_port() -> int:

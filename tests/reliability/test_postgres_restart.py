@@ -20,6 +20,7 @@ from tests.reliability.support import (
     gunicorn_command,
     program,
     program_env,
+    shows_internals,
     wait_for,
     worker_command,
     write_config_dir,
@@ -54,7 +55,7 @@ def test_portal_and_worker_ride_out_a_database_restart(private_postgres: Private
                 home = browser.get(f"{base}/", timeout=10)
                 statuses[home.status_code] += 1
                 if home.status_code != 200:
-                    if any(word in home.text for word in INTERNALS):
+                    if shows_internals(home.text, INTERNALS):
                         leaked.append(home.text)
                     continue
                 answer = browser.post(f"{base}/lost-link", timeout=10, data={
@@ -62,7 +63,7 @@ def test_portal_and_worker_ride_out_a_database_restart(private_postgres: Private
                 statuses[answer.status_code] += 1
                 if answer.status_code == 200:
                     accepted += 1
-                elif any(word in answer.text for word in INTERNALS):
+                elif shows_internals(answer.text, INTERNALS):
                     leaked.append(answer.text)
             except requests.RequestException:
                 statuses[0] += 1

@@ -21,14 +21,14 @@ from activation.staff import login
 from activation.staff.auth import DESK_ROLE, StaffMember
 from portal import create_app
 from tests.portal_support import csrf_token, post_form
-from tests.reliability.support import PrivateRedis
+from tests.reliability.support import PrivateRedis, shows_internals
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 INTERNALS = ("Traceback", "redis", "Redis", "ConnectionError", "6379", "Errno")
 
 
 def calm(page: str) -> bool:
-    return not any(word in page for word in INTERNALS)
+    return not shows_internals(page, INTERNALS)
 
 
 def test_redis_away_fails_closed_and_recovers(make_settings, postgres_url, private_redis: PrivateRedis) -> None:  # type: ignore[no-untyped-def]

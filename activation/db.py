@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+# A pooled connection idle for longer than this is pinged before use (see _ping_when_idle).
+PING_AFTER_IDLE_SECONDS = 1.0
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine with sane per-dialect defaults (SQLite: foreign keys on, WAL, busy timeout)."""
+
+def make_engine(url: str, *, echo: bool = False, ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> Engine:
+    """An engine with sane per-dialect defaults (SQLite: foreign keys on, WAL, busy timeout; a server
+    database: a liveness ping for connections that sat idle in the pool)."""
     parsed = make_url(url)
     # hide_parameters: a database error logged with its traceback must not carry the row's values.
     kwargs: dict = {"echo": echo, "future": True, "hide_parameters": True}
@@ -24,14 +29,41 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             from sqlalchemy.pool import StaticPool
 
             kwargs["poolclass"] = StaticPool
-    else:
-        kwargs["pool_pre_ping"] = True
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        _ping_when_idle(engine, ping_after_idle_seconds)
     return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """`pool_pre_ping`, but only for a connection that sat in the pool for more than `idle_seconds`.
+
+    A database restart or failover kills the pooled connections; the ping finds that out before a
+    request uses one (the pool then opens fresh ones). pool_pre_ping pays that round trip on every
+    checkout; at a burst's rate a connection goes back into use within milliseconds, so the ping is
+    left out there. If the database goes away in that moment, the statement fails as it would have a
+    millisecond later anyway, the pool drops every connection older than the failure, and the
+    request gets the calm "busy" page.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at <= idle_seconds:
+            return  # a new connection, or one in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool replaces this connection and every other one opened before now.
+            raise exc.InvalidatePoolError("the pooled connection did not answer its ping") from error
 
 
 def private_sqlite_file(path: Path) -> None:

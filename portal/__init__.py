@@ -39,7 +39,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.extensions["activation"] = runtime
 
-    from portal import api, database, errors, health, metrics, request_context, staff, starter
+    from portal import api, database, errors, health, metrics, request_context, sessions, staff, starter
+
+    app.session_interface = sessions.SlidingCookieSessionInterface()
 
     configure_logging(logging.INFO, extra_filters=(request_context.RequestIdLogFilter(),))
     csrf = CSRFProtect(app)

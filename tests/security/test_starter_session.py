@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
@@ -83,3 +84,30 @@ def test_a_forged_cookie_is_ignored(world: StaffWorld) -> None:
     client.set_cookie("activation", forged)
     client.get("/")
     assert client.get_cookie("activation").value != forged  # type: ignore[union-attr]
+
+
+def test_an_unchanged_cookie_is_sent_again_once_a_minute_so_its_lifetime_still_slides(world: StaffWorld) -> None:
+    from portal.sessions import REFRESH_SECONDS, SlidingCookieSessionInterface
+
+    later = [0.0]
+    world.app.session_interface = SlidingCookieSessionInterface(now=lambda: time.time() + later[0])
+    link = world.invite_link(world.person("E1"))
+    browser = world.app.test_client()
+    ask_for_code(browser, link)  # the browser id goes into a cookie with a lifetime
+    assert browser.get_cookie("activation").expires is not None  # type: ignore[union-attr]
+    contents = cookie_contents(world, browser.get_cookie("activation").value)  # type: ignore[union-attr]
+    assert "Set-Cookie" not in browser.get(f"{link}/code").headers  # signed a moment ago, nothing changed
+
+    later[0] = REFRESH_SECONDS + 1
+    again = browser.get(f"{link}/code")
+    assert "Expires=" in again.headers["Set-Cookie"]  # its lifetime counts from now again
+    assert cookie_contents(world, browser.get_cookie("activation").value) == contents  # type: ignore[union-attr]
+
+
+def test_a_changed_cookie_is_sent_at_once(world: StaffWorld) -> None:
+    browser = world.app.test_client()
+    first = browser.get("/")  # the CSRF secret: a new cookie
+    assert "Set-Cookie" in first.headers
+    landing = browser.get(world.invite_link(world.person("E1")))  # now with the browser id
+    assert "Expires=" in landing.headers["Set-Cookie"]
+    assert "bid" in cookie_contents(world, browser.get_cookie("activation").value)  # type: ignore[union-attr]

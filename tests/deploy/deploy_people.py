@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -14,6 +16,7 @@ from activation import invites
 from activation.models import Activation, ActivationState, HrStatus, Invite, Person
 
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+PHONE = {"width": 390, "height": 844}
 
 
 def new_joiner(stack: Any, employee_id: str, email: str, manager_id: str | None = None) -> str:
@@ -65,6 +68,53 @@ def lock(stack: Any, employee_id: str) -> None:
         person.activation.state = ActivationState.LOCKED  # type: ignore[union-attr]
         person.activation.lock_reason = "too many wrong codes"  # type: ignore[union-attr]
         session.commit()
+
+
+def privileged(stack: Any, employee_id: str, mobile: str = "+44 7700 900555") -> None:
+    """HR flags the person as privileged (two desk agents) and holds their phone number (for a callback)."""
+    with stack.runtime.session_factory() as session:
+        person = session.scalars(select(Person).where(Person.employee_id == employee_id)).one()
+        person.hr_privileged = True
+        person.mobile = mobile
+        session.commit()
+
+
+def state_of(stack: Any, employee_id: str) -> ActivationState:
+    with stack.runtime.session_factory() as session:
+        person = session.scalars(select(Person).where(Person.employee_id == employee_id)).one()
+        return person.activation.state  # type: ignore[union-attr]
+
+
+def last_code_a_minute_ago(stack: Any, employee_id: str) -> None:
+    """Time passes: the last code was emailed longer ago than the resend cooldown (60 s in staging)."""
+    with stack.runtime.session_factory() as session:
+        person = session.scalars(select(Person).where(Person.employee_id == employee_id)).one()
+        person.activation.last_code_sent_at = datetime.now(UTC) - timedelta(seconds=61)  # type: ignore[union-attr]
+        session.commit()
+
+
+def phone_page(browser: Any) -> Any:
+    """A phone-sized Chromium tab in a context of its own (its own cookies: one person per context)."""
+    return browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True).new_page()
+
+
+def sign_in_as(page: Any, stack: Any, account: str) -> None:
+    page.goto(f"{stack.url}/staff/")
+    page.get_by_role("button", name=re.compile(account)).click()  # the emulator's sign-in page, over TLS
+    page.wait_for_url(f"{stack.url}/staff/**")
+
+
+def screenshot(page: Any, default_dir: Path, name: str) -> Path:
+    """A full-page screenshot to $ACTIVATION_DEPLOY_SHOTS (a folder), else to the test's own folder."""
+    folder = Path(os.environ.get("ACTIVATION_DEPLOY_SHOTS", str(default_dir)))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def fits_the_width(page: Any) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
 
 
 class StarterClient:

@@ -255,9 +255,10 @@ class Mailbox:
 
     def latest_code(self, address: str, after: int = 0) -> str:
         def code() -> str | None:
+            # Only the code email: a notice's "this wasn't me" token can hold a run of digits too.
             for text in reversed(self.texts_to(address)[after:]):
-                match = re.search(r"\b(\d{6,8})\b", text)
-                if match and "code" in text.lower():
+                match = re.search(r"activation code is:\s+(\d{6,8})\b", text)
+                if match:
                     return match.group(1)
             return None
 

@@ -11,11 +11,9 @@ import re
 import time
 from pathlib import Path
 
-from deploy_people import invited_yesterday, lock, new_joiner, staff_person
+from deploy_people import PHONE, invited_yesterday, lock, new_joiner, sign_in_as, staff_person
 from deploy_stack import Stack
 from playwright.sync_api import expect
-
-PHONE = {"width": 390, "height": 844}
 
 
 def test_starter_journey_to_the_tap_over_tls(stack: Stack, deploy_browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -68,12 +66,6 @@ def test_an_invite_page_sends_nothing_to_another_origin_even_without_rel_norefer
     arrived = [r for r in stack.foreign.requests if r["path"].startswith("/from-invite-page")]
     assert arrived and all("referer" not in r for r in arrived)
     context.close()
-
-
-def sign_in_as(page, stack: Stack, account: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{stack.url}/staff/")
-    page.get_by_role("button", name=re.compile(account)).click()  # the emulator's sign-in page, over TLS
-    page.wait_for_url(f"{stack.url}/staff/**")
 
 
 def test_manager_resends_and_signs_out(stack: Stack, deploy_browser) -> None:  # type: ignore[no-untyped-def]

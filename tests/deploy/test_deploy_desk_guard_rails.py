@@ -17,6 +17,7 @@ from deploy_people import (
     lock,
     new_joiner,
     phone_page,
+    privileged,
     screenshot,
     sign_in_as,
     staff_person,
@@ -133,3 +134,40 @@ def test_in_threat_mode_an_unlock_waits_for_a_second_agent_not_the_first(  # typ
     finally:
         switch_threat_mode(lee, stack, False, "All clear after the review")
         lee.context.close()
+
+
+def test_a_privileged_persons_unlock_needs_a_second_agent_over_tls(stack: Stack, deploy_browser) -> None:  # type: ignore[no-untyped-def]
+    staff_person(stack, "SD001", "Dana", "Desk")
+    staff_person(stack, "SD002", "Sam", "Second")
+    email = "privileged.tls@home.example"
+    link = new_joiner(stack, "T410", email)
+    privileged(stack, "T410")
+    lock(stack, "T410")
+
+    dana = phone_page(deploy_browser)
+    sign_in_as(dana, stack, "Dana Desk")
+    open_unlock(dana, stack, "T410")
+    expect(dana.get_by_text(re.compile(r"A second agent must approve.*HR flags this person"))).to_be_visible()
+    expect(dana.get_by_text(re.compile(r"HR holds \*\*\*55"))).to_be_visible()  # masked, never the number
+    assert "900555" not in dana.content()
+    dana.get_by_label(re.compile("Call back the phone number HR holds")).check()
+    dana.get_by_label(re.compile("I called that number")).check()
+    dana.get_by_label(re.compile("Reason", re.IGNORECASE)).fill("Ticket 410: called back on the HR number")
+    dana.get_by_role("button", name="Unlock", exact=True).click()
+    expect(dana.get_by_role("status")).to_contain_text("Waiting for a second agent")
+    request_url = dana.url
+    assert state_of(stack, "T410") is ActivationState.LOCKED
+    dana.context.close()
+
+    sam = phone_page(deploy_browser)
+    sign_in_as(sam, stack, "Sam Second")
+    sam.goto(request_url)
+    expect(sam.get_by_text("HR flags this person as privileged")).to_be_visible()
+    sam.get_by_role("button", name="Approve as second agent").click()
+    expect(sam.get_by_role("heading", name="Done", exact=True)).to_be_visible()
+    assert state_of(stack, "T410") is ActivationState.INVITED
+    sam.context.close()
+
+    starter = phone_page(deploy_browser)
+    starter_finishes(starter, stack, link, email)
+    starter.context.close()

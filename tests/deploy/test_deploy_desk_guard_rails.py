@@ -23,7 +23,7 @@ from deploy_people import (
     staff_person,
     state_of,
 )
-from deploy_stack import Stack
+from deploy_stack import Stack, wait_for
 from playwright.sync_api import expect
 
 from activation.models import ActivationState
@@ -167,6 +167,51 @@ def test_a_privileged_persons_unlock_needs_a_second_agent_over_tls(stack: Stack,
     expect(sam.get_by_role("heading", name="Done", exact=True)).to_be_visible()
     assert state_of(stack, "T410") is ActivationState.INVITED
     sam.context.close()
+
+    starter = phone_page(deploy_browser)
+    starter_finishes(starter, stack, link, email)
+    starter.context.close()
+
+
+def test_the_manager_approves_the_desks_unlock_over_tls(stack: Stack, deploy_browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    staff_person(stack, "SD001", "Dana", "Desk")
+    staff_person(stack, "M1002", "Riley", "Reviewer")  # not Morgan: other journeys count Morgan's starters
+    email = "manager.approval.tls@home.example"
+    link = new_joiner(stack, "T420", email, manager_id="M1002")
+    lock(stack, "T420")
+
+    dana = phone_page(deploy_browser)
+    sign_in_as(dana, stack, "Dana Desk")
+    open_unlock(dana, stack, "T420")
+    expect(dana.get_by_text("The manager gets an email, signs in and approves")).to_be_visible()
+    dana.get_by_label(re.compile("Ask the manager to approve")).check()
+    dana.get_by_label(re.compile("Reason", re.IGNORECASE)).fill("Ticket 420: manager to confirm")
+    dana.get_by_role("button", name="Unlock", exact=True).click()
+    expect(dana.get_by_role("status")).to_contain_text("Waiting for the manager")
+    assert state_of(stack, "T420") is ActivationState.LOCKED
+    dana.context.close()
+
+    def approval_link() -> str | None:
+        for text in stack.mailbox.texts_to("riley.reviewer@contoso.example"):
+            found = re.search(r"(\S+/staff/approvals/\d+)", text)
+            if found and "Dorothy Vaughan" in text:
+                return found.group(1)
+        return None
+
+    approval = wait_for(approval_link, "the manager's approval email", timeout=20)
+    assert approval.startswith(f"{stack.url}/staff/approvals/")  # built from the public https URL
+    riley = phone_page(deploy_browser)
+    riley.goto(approval)  # not signed in yet: the link goes through the sign-in and comes back here
+    riley.get_by_role("button", name=re.compile("Riley Reviewer")).click()
+    riley.wait_for_url(approval)
+    expect(riley.get_by_role("heading", name="Confirm a request for Dorothy Vaughan")).to_be_visible()
+    assert fits_the_width(riley)
+    screenshot(riley, tmp_path, "manager-approval-390.png")
+    riley.get_by_role("button", name="Approve", exact=True).click()
+    expect(riley.get_by_role("heading", name="Done", exact=True)).to_be_visible()
+    expect(riley.get_by_role("status")).to_contain_text("The service desk's action has been carried out")
+    assert state_of(stack, "T420") is ActivationState.INVITED
+    riley.context.close()
 
     starter = phone_page(deploy_browser)
     starter_finishes(starter, stack, link, email)

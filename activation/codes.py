@@ -140,6 +140,16 @@ def check_cooldown(deps: Deps, activation: Activation) -> None:
         raise CooldownActive(max(1, int((resend_after - now).total_seconds() + 0.999)))
 
 
+def is_resend(opened: OpenInvite) -> bool:
+    """Whether a code request asks for a further code on this invite (threat mode pauses those).
+
+    The first code of a new invite is not a resend, nor the first after the desk's unlock or reset
+    (they clear last_code_sent_at): that is the code the desk told the caller to ask for.
+    """
+    sent = opened.activation.last_code_sent_at
+    return sent is not None and sent >= opened.invite.issued_at
+
+
 def request_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
                  context: audit.RequestContext = audit.NO_REQUEST, *, for_new_pass: bool = False) -> CodeSent:
     """Create a new code (killing any older one) and email it. Commits.

@@ -104,7 +104,7 @@ def send_code(token: str):  # type: ignore[no-untyped-def]
         abort(400)
     if opened.activation.state.value == "failed":
         return render_template("starter/needs_desk.html"), 409
-    if opened.activation.codes_sent and threat_mode.self_service_paused(db()):  # issue 16: resends pause
+    if codes.is_resend(opened) and threat_mode.self_service_paused(db()):  # issue 16: resends pause
         return render_template("starter/paused.html"), 503
     try:
         codes.request_code(db(), _deps(), opened, browser_id(), request_context())

@@ -93,6 +93,48 @@ def test_threat_mode_is_switched_by_a_lead_and_pauses_lost_link_requests(world: 
     assert paused.status_code == 503 and "Please try again a little later" in paused.get_data(as_text=True)
 
 
+def test_in_threat_mode_a_starter_unlocked_by_two_agents_gets_one_code_but_no_resends(world: StaffWorld) -> None:
+    from activation.models import Activation
+
+    person = world.person("E1", invite=False)
+    link = world.invite_link(person)  # the one invite, kept by the unlock
+    starter = world.app.test_client()
+    assert world.post(starter, link, f"{link}/send-code").status_code == 302  # a code went out; then locked
+    with world.runtime.session_factory() as session:
+        activation = session.query(Activation).filter_by(person_id=person).one()
+        activation.state, activation.lock_reason = ActivationState.LOCKED, "too many wrong codes"
+        session.commit()
+    world.post(world.sign_in(lead(world)), "/staff/desk/threat-mode", data={"on": "on", "reason": "phishing wave"})
+    dana, sam = world.sign_in(world.staff("Dana Desk", desk=True)), world.sign_in(world.staff("Sam Second", desk=True))
+    waiting = world.post(dana, f"/staff/desk/people/{person}/unlock",
+                         data={"reason": "ticket 10", "invite": "keep", "method": "id_check", "reference": "IDV-10"})
+    request_url = waiting.headers["Location"]
+    assert world.post(sam, request_url, f"{request_url}/approve").status_code == 200
+    assert world.activation(person).state is ActivationState.INVITED
+    asked = world.post(starter, link, f"{link}/send-code")  # what the desk told the caller to do
+    assert asked.status_code == 302 and asked.headers["Location"].endswith("/code")
+    again = world.post(starter, f"{link}/code", f"{link}/send-code")  # a resend: paused in threat mode
+    assert again.status_code == 503 and "Please try again a little later" in again.get_data(as_text=True)
+
+
+def test_in_threat_mode_the_first_code_of_an_invite_the_desk_resent_still_goes(world: StaffWorld) -> None:
+    person = world.person("E1", invite=False)
+    old_link = world.invite_link(person)
+    starter = world.app.test_client()
+    assert world.post(starter, old_link, f"{old_link}/send-code").status_code == 302  # a code on the old link
+    world.clock.advance(3600)  # the link expires; the caller phones the desk an hour later
+    world.post(world.sign_in(lead(world)), "/staff/desk/threat-mode", data={"on": "on", "reason": "phishing wave"})
+    dana, sam = world.sign_in(world.staff("Dana Desk", desk=True)), world.sign_in(world.staff("Sam Second", desk=True))
+    waiting = world.post(dana, f"/staff/desk/people/{person}/resend-invite",
+                         data={"reason": "link expired", "method": "id_check", "reference": "IDV-11"})
+    request_url = waiting.headers["Location"]
+    assert world.post(sam, request_url, f"{request_url}/approve").status_code == 200
+    mail = world.mailer.sent_to("grace@home.example", "invite")[-1].text
+    new_link = re.search(r"http://localhost(/a/\S+)", mail).group(1)  # type: ignore[union-attr]
+    asked = world.post(starter, new_link, f"{new_link}/send-code")
+    assert asked.status_code == 302 and asked.headers["Location"].endswith("/code")
+
+
 def test_the_wasnt_me_link_shows_a_button_and_freezes_only_on_post(world: StaffWorld) -> None:
     person = world.person("E1", state=ActivationState.LOCKED)
     client = world.sign_in(world.staff("Dana Desk", desk=True))

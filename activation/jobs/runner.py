@@ -52,7 +52,10 @@ def run_job(session: Session, deps: Deps, job_id: int, handlers: dict[str, Handl
         result = handler(session, job_deps, job)
     except Paced as paced:
         session.rollback()
-        ledger.retry_later(session, job, now=deps.clock.now(), reason=paced.reason, delay=paced.delay or 60,
+        delay = paced.delay or 60
+        # An operator asking why an email is late finds the answer here, not only in the job's row.
+        logger.info("job %s (%s) waits %.0f s: %s", job_id, job.kind, delay, paced.reason)
+        ledger.retry_later(session, job, now=deps.clock.now(), reason=paced.reason, delay=delay,
                            counts_as_attempt=False)
         return Outcome(job_id, job.state, job.not_before)
     except RetryLater as exc:

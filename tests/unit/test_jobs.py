@@ -3,6 +3,7 @@ paced, and visible, with real starter services, fake adapters and an injected cl
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -107,7 +108,7 @@ def test_a_crashed_consumer_leaves_a_lease_that_expires_and_the_job_runs_again(f
     assert len(flow.mailer.sent_to("ada@home.example", "invite")) == 2
 
 
-def test_queued_mail_waits_for_room_under_the_mailbox_limit_without_using_attempts(flow: Flow) -> None:
+def test_queued_mail_waits_for_room_under_the_mailbox_limit_without_using_attempts(flow: Flow, caplog) -> None:  # type: ignore[no-untyped-def]
     person = invited_person(flow)  # one email in this minute already
     limit = flow.deps.settings.queue.mail_per_minute
     for _ in range(limit - 1):
@@ -116,9 +117,15 @@ def test_queued_mail_waits_for_room_under_the_mailbox_limit_without_using_attemp
     with pytest.raises(Exception, match="mail paced"):
         wait_for_room(flow.session, now=flow.clock.now(), per_minute=limit)
     job = lost_link(flow)
-    outcome = run_job(flow.session, flow.deps, job.id, default_handlers())
+    with caplog.at_level(logging.INFO, logger="activation.jobs.runner"):
+        outcome = run_job(flow.session, flow.deps, job.id, default_handlers())
     flow.session.refresh(job)
     assert outcome.state is JobState.QUEUED and job.attempts == 0 and "mail paced" in (job.last_error or "")
+    # the worker's log says why the email is late, without saying to whom
+    waits = [r.getMessage() for r in caplog.records if "waits" in r.getMessage()]
+    assert len(waits) == 1 and waits[0].startswith(f"job {job.id} (mail.lost_link) waits ")
+    assert waits[0].endswith(f" s: {job.last_error}")
+    assert "ada@home.example" not in caplog.text
     flow.clock.advance(61)
     assert [o.state for o in run_due(flow.session, flow.deps, default_handlers())] == [JobState.DONE]
 

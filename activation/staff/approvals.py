@@ -59,6 +59,11 @@ class RequestView:
     second_reason: str | None
     outcome: str | None
 
+    @property
+    def verified_by(self) -> str:
+        """How the caller was verified, in the words of the form the agent filled in."""
+        return verification.VERIFIED_WORDS.get(self.method, self.method.replace("_", " "))
+
 
 def _view(request: DeskRequest, person: Person) -> RequestView:
     waiting: list[str] = []

@@ -43,6 +43,12 @@ METHOD_WORDS = {
     Method.MANAGER: "Ask the manager to approve in the portal",
     Method.ID_CHECK: "Identity checked elsewhere (in person, ID service)",
 }
+# The same, as done: what a request's page says about how the caller was verified.
+VERIFIED_WORDS = {
+    Method.CALLBACK: "Called back on the phone number HR holds",
+    Method.MANAGER: "The manager's approval in the portal",
+    Method.ID_CHECK: "Identity checked elsewhere (in person, ID service)",
+}
 
 
 class VerificationInvalid(ActivationError):

@@ -50,6 +50,7 @@ def test_a_privileged_person_needs_a_second_agent_through_the_pages(world: Staff
     request_url = waiting.headers["Location"]
     own = first.get(request_url).get_data(as_text=True)
     assert "A colleague must approve this" in own and "Approve as second agent" not in own
+    assert "Identity checked elsewhere (in person, ID service) (reference IDV-7)" in own
     assert "Waiting for approval" in first.get("/staff/desk/").get_data(as_text=True)
     second = world.sign_in(sam)
     done = world.post(second, request_url, f"{request_url}/approve")

@@ -79,7 +79,7 @@ def finish(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
         user_id = _find_user(session, deps, person, activation, starter, context)
         # The pre-TAP reads go to Graph while the account is enabled: one round trip for both, not two.
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="account-steps") as pool:
-            reads = tap_checks.start_reads(pool, deps.graph, user_id)
+            reads = tap_checks.start_reads(pool, deps.graph, user_id, deps.tap_policy)
             if activation.state is ActivationState.VERIFIED and activation.completed_at is None:
                 _enable(session, deps, person, activation, user_id, starter, context)
             elif activation.state is ActivationState.VERIFIED:  # a new pass: the account is already on

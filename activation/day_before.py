@@ -78,7 +78,7 @@ def reasons_for(session: Session, deps: Deps, person: Person) -> list[str]:
         user = deps.graph.get_user(person.entra_object_id)
         if user.on_premises_sync_enabled:
             reasons.append("mastered in on-premises Active Directory: the portal cannot enable it")
-        refused = tap_checks.why_not_issue(deps.graph, person.entra_object_id, deps.settings.policy)
+        refused = tap_checks.why_not_issue(deps.graph, person.entra_object_id, deps.settings.policy, deps.tap_policy)
     except (GraphError, TokenError) as exc:
         reasons.append(f"could not be checked in Entra ({type(exc).__name__}); try again later")
         return reasons

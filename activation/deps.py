@@ -14,9 +14,11 @@ from activation.config import Settings
 from activation.keys import derive_key
 
 if TYPE_CHECKING:
+    from activation.graph.auth_methods import TapPolicy
     from activation.graph.protocol import GraphClient
     from activation.mail.protocol import Mailer
     from activation.mail.rendering import EmailRenderer
+    from activation.tap_policy_cache import TapPolicyCache
 
 
 class JobNudger(Protocol):
@@ -32,10 +34,17 @@ class Deps:
     graph_provider: Callable[[], GraphClient] = field(repr=False)
     context: audit.RequestContext = audit.NO_REQUEST  # where the work came from, when not passed per call
     jobs: JobNudger | None = None  # the job queue (activation/jobs/); None: rows wait for the consumer's sweep
+    tap_policy_cache: TapPolicyCache | None = None  # the runtime's, shared by its requests; None: read every time
 
     @property
     def graph(self) -> GraphClient:
         return self.graph_provider()
+
+    def tap_policy(self) -> TapPolicy:
+        """The tenant's TAP policy: from the runtime's cache when it has one (activation/tap_policy_cache.py)."""
+        if self.tap_policy_cache is None:
+            return self.graph.tap_policy()
+        return self.tap_policy_cache.get(self.graph)
 
     def audit(self, session: Session, **event: Any) -> None:
         """Record an audit event stamped by this clock (so tests with a fake clock see one timeline)."""

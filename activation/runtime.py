@@ -152,6 +152,18 @@ class Runtime:
 
         return self.provide("jobs", build)
 
+    @property
+    def tap_policy_cache(self) -> Any:
+        """The tenant's TAP policy, read at most once a minute by this process (activation/tap_policy_cache.py)."""
+
+        def build() -> Any:
+            from activation.tap_policy_cache import TapPolicyCache
+
+            return TapPolicyCache(self.clock)
+
+        return self.provide("tap_policy_cache", build)
+
     def deps(self, context: RequestContext = NO_REQUEST) -> Deps:
         return Deps(settings=self.settings, clock=self.clock, mailer=self.mailer, renderer=self.renderer,
-                    graph_provider=lambda: self.graph, context=context, jobs=self.jobs)
+                    graph_provider=lambda: self.graph, context=context, jobs=self.jobs,
+                    tap_policy_cache=self.tap_policy_cache)

@@ -10,6 +10,7 @@ Each failure is a plain reason for the desk; the starter sees a calm "the desk w
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -32,21 +33,24 @@ class PendingReads:
         return judge(self.tap_policy.result(), self.memberships.result(), self.methods.result(), policy)
 
 
-def start_reads(pool: Executor, graph: GraphClient, user_id: str) -> PendingReads:
-    """Send the three reads at once: they do not depend on each other (nor on enabling the account), so
+def start_reads(pool: Executor, graph: GraphClient, user_id: str,
+                tap_policy: Callable[[], TapPolicy] | None = None) -> PendingReads:
+    """Send the reads at once: they do not depend on each other (nor on enabling the account), so
     the starter waits for one round trip instead of three. Each runs in a copy of the caller's context,
-    so its log lines keep the request id."""
+    so its log lines keep the request id. `tap_policy` reads the tenant's policy (default: Graph; the
+    portal passes `Deps.tap_policy`, cached a minute)."""
     def read(call, *args):  # type: ignore[no-untyped-def]
         return pool.submit(contextvars.copy_context().run, call, *args)
 
-    return PendingReads(read(graph.tap_policy), read(graph.member_of, user_id),
+    return PendingReads(read(tap_policy or graph.tap_policy), read(graph.member_of, user_id),
                         read(graph.authentication_methods, user_id))
 
 
-def why_not_issue(graph: GraphClient, user_id: str, policy: PolicySettings) -> str | None:
+def why_not_issue(graph: GraphClient, user_id: str, policy: PolicySettings,
+                  tap_policy: Callable[[], TapPolicy] | None = None) -> str | None:
     """None when a TAP may be issued, else the reason. Graph errors propagate (the caller retries)."""
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="tap-check") as pool:
-        return start_reads(pool, graph, user_id).verdict(policy)
+        return start_reads(pool, graph, user_id, tap_policy).verdict(policy)
 
 
 def judge(tap_policy: TapPolicy, memberships: list[DirectoryObject], methods: list[AuthenticationMethod],

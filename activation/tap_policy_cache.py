@@ -1,10 +1,12 @@
 """The tenant's Temporary Access Pass policy, read from Graph at most once a minute per process.
 
 The policy is the same for every starter and changes rarely (an admin edits it in the Entra admin
-center), so reading it for every activation cost one Graph round trip and its CPU for nothing. A
-minute's staleness is safe: the pre-TAP check only turns Graph's own refusal into a reason the desk
-can read; Graph still enforces the live policy when the pass is created. Only answers are kept: a
-Graph error is raised to the caller and the next call asks again.
+center), so reading it for every activation cost one Graph round trip and its CPU for nothing
+(5 -> 4 Graph calls per activation after the process's first). What a minute's staleness costs: a
+starter who finishes within a minute of an admin's change is judged by the policy as it was. Entra
+applies the live policy itself when a pass is used to sign in (the emulator does not model that);
+after a change that newly allows passes, a starter refused in that minute goes to the desk as before
+the change. Only answers are kept: a Graph error is raised to the caller and the next call asks again.
 """
 
 from __future__ import annotations

@@ -186,11 +186,14 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
     if not replacing:
         deps.audit(session, action="activation.completed", actor=starter, person=person, context=context)
     # In the same transaction, so they exist if and only if the activation completed (the lease makes
-    # this transaction run once): the manager's queued email (when there is a manager to tell), and the
-    # "this wasn't me" notice rows for starter and manager, emailed once it commits.
-    if policy.manager_notification and person.manager_employee_id:
-        submit(session, deps, "mail.manager_notice", {"person_id": person.id, "new_pass": replacing})
-    pending_notices = notices.prepare_after_activation(session, deps, person)
+    # this transaction run once): the manager's queued email, which carries their "this wasn't me" link
+    # (one email, not two), and the starter's notice row (with the manager's when no email is queued),
+    # emailed once it commits.
+    tell_manager = policy.manager_notification and person.manager_employee_id is not None
+    if tell_manager:
+        submit(session, deps, "mail.manager_notice", {"person_id": person.id, "new_pass": replacing,
+                                                      "wasnt_me": True})
+    pending_notices = notices.prepare_after_activation(session, deps, person, manager_too=not tell_manager)
     session.commit()
     notices.send_notices(session, deps, person, notices.ACTIVATED, pending_notices)
     return IssuedPass(

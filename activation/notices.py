@@ -174,16 +174,19 @@ class PendingNotice:
     time_zone: str | None
 
 
-def prepare_after_activation(session: Session, deps: Deps, person: Person) -> list[PendingNotice]:
+def prepare_after_activation(session: Session, deps: Deps, person: Person, *,
+                             manager_too: bool = True) -> list[PendingNotice]:
     """The notice rows after a completed activation, added to the caller's transaction (the one that
-    completes it); once it commits, `send_notices(..., ACTIVATED, pending)` emails them."""
-    return _prepare(session, deps, person, ACTIVATED, starter_by=_ACTIVATED_BY[0], manager_by=_ACTIVATED_BY[1])
+    completes it); once it commits, `send_notices(..., ACTIVATED, pending)` emails them. `manager_too=False`
+    when the manager's queued "has activated" email carries their link instead."""
+    return _prepare(session, deps, person, ACTIVATED, starter_by=_ACTIVATED_BY[0], manager_by=_ACTIVATED_BY[1],
+                    manager_too=manager_too)
 
 
 def _prepare(session: Session, deps: Deps, person: Person, event: str, *, starter_by: str,
-             manager_by: str) -> list[PendingNotice]:
+             manager_by: str, manager_too: bool = True) -> list[PendingNotice]:
     manager = None
-    if person.manager_employee_id:
+    if manager_too and person.manager_employee_id:
         manager = session.scalars(select(Person).where(Person.employee_id == person.manager_employee_id)).first()
     pending = []
     if person.personal_email:

@@ -96,7 +96,8 @@ def manager_notice(session: Session, deps: Deps, job: Job) -> dict[str, Any] | N
     if person is None:
         raise GiveUp(f"person {job.payload.get('person_id')} is no longer on record")
     try:
-        sent = notify_manager(session, deps, person, new_pass=bool(job.payload.get("new_pass")), raise_errors=True,
+        sent = notify_manager(session, deps, person, new_pass=bool(job.payload.get("new_pass")),
+                              wasnt_me=bool(job.payload.get("wasnt_me")), raise_errors=True,
                               before_send=lambda: _pace(session, deps))
     except MailDeliveryError as exc:
         raise _mail_failed(exc, "the manager's notice could not be emailed") from None

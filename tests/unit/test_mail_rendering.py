@@ -162,3 +162,17 @@ def test_a_body_that_names_the_contact_does_not_repeat_it_in_the_footer(renderer
     email = renderer.render(kind, "boss@contoso.example", manager_name="Morgan", starter_name="Ada",
                             completed_at="Monday 5 January 2026, 09:12 (Europe/London)")
     assert email.html.count("the IT service desk") == 1 and email.text.count("the IT service desk") == 1
+
+
+@pytest.mark.parametrize("kind", ["manager_notification", "manager_new_pass"])
+def test_the_managers_email_carries_the_wasnt_me_link_when_given(renderer: EmailRenderer, kind: str) -> None:
+    link = f"{PUBLIC_URL}/not-me/abc.def"
+    email = renderer.render(kind, "boss@contoso.example", manager_name="Morgan", starter_name="Ada",
+                            completed_at="Monday 5 January 2026, 09:12 (Europe/London)", wasnt_me_link=link,
+                            link_days=7)
+    assert link in email.text and f'href="{link}"' in email.html
+    assert "7 days and only once" in email.text and "freeze the activation" in email.html
+    assert email.html.count("the IT service desk") == 1 and email.text.count("the IT service desk") == 1
+    with pytest.raises(EmailTemplateError):
+        renderer.render(kind, "boss@contoso.example", manager_name="Morgan", starter_name="Ada",
+                        completed_at="Monday", wasnt_me_link="https://evil.example/not-me/x", link_days=7)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from activation import account_steps, audit, codes, invites, lost_link
+from activation import account_steps, audit, codes, invites, lost_link, notices
 from activation.graph.errors import OnPremisesMastered, ServiceUnavailable
 from activation.mail.message import MailDeliveryError
 from activation.models import ActivationState, AuditEvent, HrStatus, OtpChallenge
@@ -296,14 +296,40 @@ def test_finish_enables_issues_one_tap_and_notifies_the_manager(flow: Flow) -> N
     assert flow.run_jobs() == []  # once
     notes = flow.mailer.sent_to(manager.upn, "manager_notification")
     assert len(notes) == 1 and issued.tap not in notes[0].text
+    assert [m.kind for m in flow.mailer.sent if m.to == manager.upn] == ["manager_notification"]  # one email, not two
     actions = [e.action for e in audit.events(flow.session, person_id=person.id, newest_first=False)]
-    assert actions[-6:] == ["account.enabled", "tap.issued", "activation.completed", "notice.sent", "notice.sent",
-                            "manager.notified"]  # the "this wasn't me" notices in the request; the manager's queued
+    assert actions[-5:] == ["account.enabled", "tap.issued", "activation.completed", "notice.sent",
+                            "manager.notified"]  # the starter's notice in the request; the manager's email queued
     notice = flow.mailer.sent_to("ada@home.example", "account_notice")[-1]
     assert "/not-me/" in notice.text and issued.tap not in notice.text
-    boss_notice = flow.mailer.sent_to(manager.upn, "account_notice")[-1]
     starter_link = re.search(r"/not-me/(\S+)", notice.text).group(1)  # type: ignore[union-attr]
-    assert re.search(r"/not-me/(\S+)", boss_notice.text).group(1) != starter_link  # type: ignore[union-attr]
+    boss_link = re.search(r"/not-me/(\S+)", notes[0].text).group(1)  # type: ignore[union-attr]
+    assert boss_link != starter_link and f'/not-me/{boss_link}"' in notes[0].html
+    assert "7 days and only once" in notes[0].text
+
+
+def test_the_managers_link_freezes_the_activation(flow: Flow) -> None:
+    flow.person("M1", email="boss@home.example")
+    person, token = verified(flow, manager="M1")
+    account_steps.finish(flow.session, flow.deps, flow.reopen(token), BROWSER)
+    flow.run_jobs()
+    [note] = flow.mailer.sent_to("m1@contoso.example", "manager_notification")
+    boss_link = re.search(r"/not-me/(\S+)", note.text).group(1)  # type: ignore[union-attr]
+    assert notices.freeze(flow.session, flow.deps, boss_link).graph_complete
+    flow.session.expire_all()
+    assert person.activation.state is ActivationState.LOCKED
+    assert flow.graph.user(person.entra_object_id).account_enabled is False
+    assert flow.graph.list_taps(person.entra_object_id) == []
+
+
+def test_with_manager_emails_off_the_manager_still_gets_a_notice_with_the_link(memory_session, make_settings) -> None:  # type: ignore[no-untyped-def]
+    flow = make_flow(memory_session, make_settings(policy={"manager_notification": False}))
+    flow.person("M1", email="boss@home.example")
+    _person, token = verified(flow, manager="M1")
+    account_steps.finish(flow.session, flow.deps, flow.reopen(token), BROWSER)
+    assert flow.run_jobs() == []
+    [boss] = [m for m in flow.mailer.sent if m.to == "m1@contoso.example"]
+    assert boss.kind == "account_notice" and "/not-me/" in boss.text
 
 
 def test_tap_failure_after_enable_can_be_retried_without_a_new_code(flow: Flow) -> None:

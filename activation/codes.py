@@ -42,13 +42,19 @@ _LAST_RIGHT_CODE_BINDING = (
 _SUPERSEDE_LIVE = (update(OtpChallenge.__table__)
                    .where(_challenge.activation_id == bindparam("for_activation"), *_LIVE)
                    .values(superseded_at=bindparam("now")))
-# One try of a live code with tries left; the right code is consumed by the same UPDATE.
+# One try of the activation's latest live code (the one the code page names), taken only if this
+# browser asked for it, it has not expired and it has tries left; RETURNING hands back what the
+# comparison needs, so a wrong code costs no SELECT. The live conditions stand outside the subquery
+# too: PostgreSQL re-checks them on a row another transaction changed while this one waited for it.
+_LATEST_LIVE = (select(_challenge.id).where(_challenge.activation_id == bindparam("for_activation"), *_LIVE)
+                .order_by(_challenge.created_at.desc()).limit(1).scalar_subquery())
 _TAKE_TRY = (update(OtpChallenge.__table__)
-             .where(_challenge.id == bindparam("challenge_id"), _challenge.attempts < bindparam("max_attempts"),
-                    *_LIVE)
+             .where(_challenge.id == _LATEST_LIVE, *_LIVE, _challenge.session_binding == bindparam("binding"),
+                    _challenge.expires_at > bindparam("now"), _challenge.attempts < bindparam("max_attempts"))
              .values(attempts=_challenge.attempts + 1)
-             .returning(_challenge.attempts))
-_TAKE_TRY_AND_CONSUME = _TAKE_TRY.values(consumed_at=bindparam("now"))
+             .returning(_challenge.id, _challenge.code_hash, _challenge.attempts))
+_CONSUME = (update(OtpChallenge.__table__).where(_challenge.id == bindparam("challenge_id"), *_LIVE)
+            .values(consumed_at=bindparam("now")))
 _BELOW_LOCKOUT = (_activation.id == bindparam("for_activation"), _activation.state == ActivationState.CODE_SENT,
                   _activation.failed_code_count < bindparam("lockout_threshold"))
 _COUNT_FAILURE = (update(Activation.__table__).where(*_BELOW_LOCKOUT)
@@ -229,25 +235,31 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
         raise ActivationLocked()
     if activation.state is not ActivationState.CODE_SENT:  # no code was sent, or it was already used
         raise CodeExpired()
-    challenge = live_challenge(session, activation.id, browser_binding(deps, browser_id), now)
-    if challenge is None:
-        raise CodeExpired()
 
-    # The comparison is local (the challenge row holds the code's hash); what makes it count is the
-    # database: one UPDATE per row takes the try (and, for the right code, consumes it) only while the
-    # code is live with tries left and the activation is below the lockout, so parallel guesses across
-    # workers cannot exceed either cap, and a code whose tries are spent (or that died meanwhile) is
-    # refused without touching the activation's counter. The UPDATEs hold both rows until this
-    # transaction commits, with the outcome's audit row; RETURNING gives the new values without a read.
-    matched = otp.code_matches(deps.otp_key, challenge.id, code, challenge.code_hash)
-    attempts = session.execute(_TAKE_TRY_AND_CONSUME if matched else _TAKE_TRY, {
-        "challenge_id": challenge.id, "max_attempts": policy.otp_max_attempts, "now": now}).scalar_one_or_none()
-    if attempts is None:
+    # What makes a try count is the database: one UPDATE takes the try before the comparison, only
+    # while the code is live with tries left, and another counts a failure only while the activation is
+    # below the lockout, so parallel guesses across workers cannot exceed either cap, and a code whose
+    # tries are spent (or that died meanwhile) is refused without touching the activation's counter.
+    # The UPDATEs hold both rows until this transaction commits, with the outcome's audit row;
+    # RETURNING gives the new values without a read. The comparison itself is local (the row holds the
+    # code's hash).
+    binding = browser_binding(deps, browser_id)
+    taken = session.execute(_TAKE_TRY, {"for_activation": activation.id, "binding": binding, "now": now,
+                                        "max_attempts": policy.otp_max_attempts}).one_or_none()
+    if taken is None:  # no live code for this browser, or none with tries left: which one, read only now
+        used_up = live_challenge(session, activation.id, binding, now) is not None
         session.rollback()
+        if not used_up:
+            raise CodeExpired()
         deps.audit(session, action="code.verify", actor=starter, person=person, outcome="refused",
                    reason="no tries left for this code (not counted)", context=context)
         session.commit()
         raise CodeUsedUp()
+    attempts = taken.attempts
+    matched = otp.code_matches(deps.otp_key, taken.id, code, taken.code_hash)
+    if matched:  # this transaction holds the row since the try: nobody else can have consumed it
+        consumed = session.execute(_CONSUME, {"challenge_id": taken.id, "now": now}).rowcount
+        assert consumed == 1, "a live code held by this transaction could not be consumed"
     counted = session.execute(_VERIFY if matched else _COUNT_FAILURE, {
         "for_activation": activation.id, "lockout_threshold": policy.lockout_threshold, "now": now,
         "resume_by": now + timedelta(minutes=policy.retry_window_minutes)}).one_or_none()
@@ -255,7 +267,6 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
         session.rollback()  # the code's try is given back: it was not allowed to count
         _lock(session, deps, activation, person, starter, context)
         raise ActivationLocked()
-    set_committed_value(challenge, "attempts", attempts)
     for name, value in counted._mapping.items():
         set_committed_value(activation, name, value)
 
@@ -269,7 +280,6 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
             raise ActivationLocked()
         raise CodeRejected(tries_left=max(0, policy.otp_max_attempts - attempts),
                            failures_left=max(0, policy.lockout_threshold - counted.failed_code_count))
-    set_committed_value(challenge, "consumed_at", now)
     deps.audit(session, action="code.verify", actor=starter, person=person, context=context)
     session.commit()
     return activation

@@ -4,15 +4,16 @@ The burst measures the portal as deployed (gunicorn, eight clients, two saturate
 runs of the same code there differ by up to a fifth. To tell whether a change to a hot path saves a
 tenth of a millisecond, this serves the same stack (PostgreSQL, Redis, the emulator over TLS, a real
 SMTP sink; bench/burst_stack.py) to the portal built in a child process, drives starters through the
-journey with Flask's test client, one request at a time, and reads the serving thread's own CPU clock
-(time.thread_time) around every request: no other process, client or thread is in the figure.
+journey with Flask's test client, one request at a time, and reads two clocks around every request:
+the serving thread's own CPU clock (time.thread_time: no other process, client or thread is in the
+figure), and the process's CPU less the harness's own threads (the SMTP sink and whatever the stack
+started before the portal), so that work the request hands to helper threads counts too.
 
 With `--baseline REV`, a second child serves that revision (git archive) on a stack of its own, and the
 two take turns, one starter each (ABBA): this machine is a VM whose speed drifts by a tenth over
 minutes, and a drift then falls on both sides alike. Sequential rounds of the same code differed by up
 to 19% on one step; in lockstep, see docs/benchmarks.md for the calibration.
-What it leaves out: the Graph reads that run on helper threads during the result page, gunicorn, and
-contention between requests; the burst has those.
+What it leaves out: gunicorn and contention between requests; the burst has those.
 
     make bench-steps                               # this checkout
     make bench-steps ARGS="--baseline 75cd6e2"     # also that revision, in lockstep
@@ -21,12 +22,14 @@ contention between requests; the burst has those.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -34,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = ("invite page", "request code", "code page", "submit code", "result page")
 REFUSALS = ("wrong code", "locked activation")
+PROCESS = "process: "  # the key prefix of the process-CPU samples
 WRONG_PER_STARTER = 4  # below a code's 5 tries and the lockout, so each one is a counted wrong code
 
 
@@ -41,20 +45,34 @@ class Portal:
     """The portal app of this process, spoken to as nginx would (https, the client's address, our Origin)."""
 
     def __init__(self, env: dict[str, str]) -> None:
+        # The stack's threads (the SMTP sink's loop and the like) exist before the portal: theirs is the
+        # harness's CPU, left out of the process figure. Threads the portal starts later count.
+        self.harness_threads = [t for t in threading.enumerate() if t is not threading.current_thread()]
         os.environ.update(env)
         from portal import create_app
 
         self.app = create_app()
         self.public_url = env["ACTIVATION_PUBLIC_URL"]
         self.headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7", "Origin": self.public_url}
-        self.samples: dict[str, list[float]] = {name: [] for name in (*STEPS, *REFUSALS)}
+        self.samples: dict[str, list[float]] = {}
+
+    def _harness_cpu(self) -> float:
+        total = 0.0
+        for thread in self.harness_threads:
+            if thread.ident is not None and thread.is_alive():
+                with contextlib.suppress(OSError):  # the thread ended meanwhile
+                    total += time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        return total
 
     def send(self, client, step: str | None, method: str, path: str, **data: str):  # type: ignore[no-untyped-def]
-        started = time.thread_time()
+        started, process_started = time.thread_time(), time.process_time() - self._harness_cpu()
         response = client.open(path, method=method, base_url=self.public_url, headers=self.headers,
                                data=data or None)
         if step is not None:
-            self.samples[step].append(1000 * (time.thread_time() - started))
+            thread_ms = 1000 * (time.thread_time() - started)
+            process_ms = 1000 * (time.process_time() - self._harness_cpu() - process_started)
+            self.samples.setdefault(step, []).append(thread_ms)
+            self.samples.setdefault(PROCESS + step, []).append(process_ms)
         return response
 
 
@@ -132,7 +150,7 @@ def serve(starters: int) -> None:
         for number, ((path, email), wrong_one, locked_one) in enumerate(people):
             if not sys.stdin.readline():
                 break
-            portal.samples = {name: [] for name in portal.samples}
+            portal.samples = {}
             journey(portal, stack.mailbox, path, email)
             wrong_codes(portal, stack.mailbox, *wrong_one)
             locked_code(portal, stack, *locked_one, f"L{number:05d}")  # seed_starters' employee ids
@@ -146,10 +164,24 @@ def low_quantile(values: list[float]) -> float:
     return statistics.quantiles(values, n=5)[0] if len(values) >= 5 else min(values)
 
 
-def summary(samples: dict[str, list[float]]) -> dict[str, float]:
-    figures = {name: low_quantile(values) for name, values in samples.items() if values}
+def summary(samples: dict[str, list[float]], prefix: str = "") -> dict[str, float]:
+    """The steps' figures of one clock: the thread's (no prefix) or the process's (PROCESS)."""
+    figures = {name: low_quantile(samples[prefix + name]) for name in (*STEPS, *REFUSALS) if samples.get(prefix + name)}
     figures["whole activation (sum of the steps)"] = sum(figures[name] for name in STEPS)
     return figures
+
+
+def table(title: str, figures: dict[str, dict[str, float]]) -> None:
+    names = list(figures)
+    print(f"\n{title}")
+    print("| step | " + " | ".join(names) + (" | change |" if len(names) == 2 else " |"))
+    print("|---|" + "---:|" * (len(names) + (1 if len(names) == 2 else 0)))
+    for step in figures[names[-1]]:
+        cells = [f"{figures[name].get(step, float('nan')):.2f}" for name in names]
+        if len(names) == 2:
+            before, after = figures[names[0]][step], figures[names[1]][step]
+            cells.append(f"{100 * (after - before) / before:+.1f}%")
+        print(f"| {step} | " + " | ".join(cells) + " |")
 
 
 class Side:
@@ -222,19 +254,12 @@ def main() -> int:
         finally:
             for each in sides:
                 each.stop()
-    figures = {each.name: summary(each.samples) for each in sides}
-    names = [each.name for each in sides]
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    print(f"\nThread CPU per request, 20th percentile, {args.starters} starters per side (ms); "
-          f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, {when}")
-    print("| step | " + " | ".join(names) + (" | change |" if len(names) == 2 else " |"))
-    print("|---|" + "---:|" * (len(names) + (1 if len(names) == 2 else 0)))
-    for step in figures[names[-1]]:
-        cells = [f"{figures[name].get(step, float('nan')):.2f}" for name in names]
-        if len(names) == 2:
-            before, after = figures[names[0]][step], figures[names[1]][step]
-            cells.append(f"{100 * (after - before) / before:+.1f}%")
-        print(f"| {step} | " + " | ".join(cells) + " |")
+    about = f"20th percentile, {args.starters} starters per side (ms); Python {sys.version.split()[0]}, " \
+            f"{os.cpu_count()} cores, {when}"
+    table(f"Thread CPU per request, {about}", {each.name: summary(each.samples) for each in sides})
+    table("Process CPU per request (the serving thread and the helper threads it starts; the SMTP sink left out)",
+          {each.name: summary(each.samples, PROCESS) for each in sides})
     return 0
 
 

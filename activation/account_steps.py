@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NoReturn
@@ -78,7 +79,7 @@ def finish(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
     try:
         user_id = _find_user(session, deps, person, activation, starter, context)
         # The pre-TAP reads go to Graph while the account is enabled: one round trip for both, not two.
-        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="account-steps") as pool:
+        with _graph_reads(deps) as pool:
             reads = tap_checks.start_reads(pool, deps.graph, user_id, deps.tap_policy)
             if activation.state is ActivationState.VERIFIED and activation.completed_at is None:
                 _enable(session, deps, person, activation, user_id, starter, context)
@@ -94,6 +95,16 @@ def finish(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
         )
         session.commit()
         raise
+
+
+@contextlib.contextmanager
+def _graph_reads(deps: Deps) -> Iterator[Executor]:
+    """The runtime's long-lived read threads, or (without a runtime: tests, tools) a pool for this call."""
+    if deps.graph_reads is not None:
+        yield deps.graph_reads
+        return
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="account-steps") as pool:
+        yield pool
 
 
 def _check_resumable(session: Session, deps: Deps, activation: Activation, browser_id: str, now: datetime) -> None:

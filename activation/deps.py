@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,6 +36,7 @@ class Deps:
     context: audit.RequestContext = audit.NO_REQUEST  # where the work came from, when not passed per call
     jobs: JobNudger | None = None  # the job queue (activation/jobs/); None: rows wait for the consumer's sweep
     tap_policy_cache: TapPolicyCache | None = None  # the runtime's, shared by its requests; None: read every time
+    graph_reads: Executor | None = None  # the runtime's threads for parallel Graph reads; None: a pool per call
 
     @property
     def graph(self) -> GraphClient:

@@ -22,6 +22,10 @@ from activation.deps import Deps
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
+# Three reads per activation, for as many activations as a worker serves at once (its gunicorn threads)
+# and then some: a read waits for a thread only beyond this.
+GRAPH_READ_THREADS = 16
+
 
 @dataclass
 class Runtime:
@@ -51,6 +55,10 @@ class Runtime:
             self._lazy[name] = adapter
 
     def dispose(self) -> None:
+        with self._lock:
+            reads = self._lazy.pop("graph_reads", None)
+        if reads is not None:
+            reads.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
 
     # Adapters chosen by configuration, built on first use.
@@ -163,7 +171,20 @@ class Runtime:
 
         return self.provide("tap_policy_cache", build)
 
+    @property
+    def graph_reads(self) -> Any:
+        """Threads for the Graph reads a request sends side by side (the checks before a pass), kept for
+        the process's life: starting two or three threads per activation cost more CPU than the reads'
+        own Python work (docs/benchmarks.md, 2026-12-06). Built on first use, so after gunicorn's fork."""
+
+        def build() -> Any:
+            from concurrent.futures import ThreadPoolExecutor
+
+            return ThreadPoolExecutor(max_workers=GRAPH_READ_THREADS, thread_name_prefix="graph-read")
+
+        return self.provide("graph_reads", build)
+
     def deps(self, context: RequestContext = NO_REQUEST) -> Deps:
         return Deps(settings=self.settings, clock=self.clock, mailer=self.mailer, renderer=self.renderer,
                     graph_provider=lambda: self.graph, context=context, jobs=self.jobs,
-                    tap_policy_cache=self.tap_policy_cache)
+                    tap_policy_cache=self.tap_policy_cache, graph_reads=self.graph_reads)

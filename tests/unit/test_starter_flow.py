@@ -464,3 +464,28 @@ def test_a_starter_without_a_manager_queues_no_manager_email(flow: Flow) -> None
     assert flow.run_jobs() == []
     [notice] = flow.mailer.sent_to("ada@home.example", "account_notice")
     assert "/not-me/" in notice.text
+
+
+def test_a_change_to_the_activation_during_the_steps_stops_them_and_releases_the_lease(flow: Flow) -> None:
+    from sqlalchemy import update
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from activation.models import Activation
+
+    person, token = verified(flow)
+    real_enable = flow.graph.enable_user
+
+    def enable_while_the_desk_acts(user_id: str) -> None:
+        real_enable(user_id)
+        flow.session.execute(update(Activation).where(Activation.person_id == person.id)
+                             .values(lock_reason="desk note", version=Activation.version + 1)
+                             .execution_options(synchronize_session=False))
+        flow.session.commit()
+
+    flow.graph.enable_user = enable_while_the_desk_acts  # type: ignore[method-assign]
+    with pytest.raises(StaleDataError):
+        account_steps.finish(flow.session, flow.deps, flow.reopen(token), BROWSER)
+    flow.session.expire_all()
+    activation = person.activation
+    assert activation.state is ActivationState.VERIFIED and activation.step_lease_until is None
+    assert activation.lock_reason == "desk note" and flow.graph.list_taps(person.entra_object_id) == []

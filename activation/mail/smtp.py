@@ -51,7 +51,7 @@ def build_mime_message(email: Email, *, mail_from: str, clock: Clock) -> Message
 class Compat32ShortHeaders(Compat32):
     """compat32, except that a header which is printable ASCII and fits on one line is written as given.
     compat32 builds an email.header.Header for every header to fold it, and for such a header the
-    result is the same text (tests/unit/test_smtp_mailer.py compares the two); that was about half the
+    result is the same text (tests/unit/test_mime_message.py compares the two); that was about half the
     CPU of flattening a message. Any other header takes compat32's own folding."""
 
     def fold_binary(self, name: str, value: Any) -> bytes:

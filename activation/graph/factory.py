@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from activation.clock import Clock, SystemClock
 from activation.errors import ConfigurationError
 from activation.graph.http_client import HttpGraphClient
-from activation.graph.http_session import build_http_session
+from activation.graph.http_session import build_graph_pool, build_http_session
 from activation.graph.retry import RetryPolicy
 from activation.graph.tokens import MsalTokenProvider
 
@@ -67,7 +67,8 @@ def build_graph_client(
     retry: RetryPolicy | None = None,
     response_hooks: Sequence[Callable[..., Any]] = (),
 ) -> HttpGraphClient:
-    """One session shared by MSAL and Graph calls; a certificate wins over a secret when both are set."""
+    """MSAL on a requests session, Graph calls on a urllib3 pool, both with the same trust; a certificate
+    wins over a secret when both are set."""
     if not tenant_id or not client_id:
         raise ConfigurationError("Graph needs ACTIVATION_TENANT_ID and ACTIVATION_CLIENT_ID.")
     certificate = (
@@ -77,7 +78,7 @@ def build_graph_client(
         raise ConfigurationError(
             "Graph needs ACTIVATION_CLIENT_CERTIFICATE (preferred) or ACTIVATION_CLIENT_SECRET."
         )
-    session = build_http_session(ca_bundle)
+    session = build_http_session(ca_bundle)  # MSAL's, for the token endpoint
     session.hooks["response"].extend(response_hooks)  # e.g. metrics counting throttles and retries
     graph_root = graph_url.rstrip("/")
     tokens = MsalTokenProvider(
@@ -92,10 +93,11 @@ def build_graph_client(
     return HttpGraphClient(
         graph_root,
         tokens,
-        session,
+        build_graph_pool(ca_bundle),
         clock or SystemClock(),
         timeout=timeout,
         retry=retry,
         provisioning_sp_id=provisioning_sp_id,
         provisioning_job_id=provisioning_job_id,
+        response_hooks=tuple(response_hooks),
     )

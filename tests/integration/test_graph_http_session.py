@@ -1,4 +1,4 @@
-"""The shared Graph/MSAL HTTP session keeps a connection for every call a busy worker makes at once."""
+"""Graph's connection pool (and MSAL's session) keep a connection for every call a busy worker makes at once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from activation.graph.http_session import build_http_session
+from activation.graph.http_session import build_graph_pool, build_http_session
 
 AT_ONCE = 16  # 4 gthread threads x (enable + 3 pre-TAP reads)
 
@@ -49,11 +49,20 @@ def server() -> Iterator[Server]:
     server.server_close()
 
 
-def test_a_second_wave_of_concurrent_calls_reuses_every_connection(server: Server) -> None:
-    session = build_http_session(None)
+@pytest.mark.parametrize("client", ["graph pool", "msal session"])
+def test_a_second_wave_of_concurrent_calls_reuses_every_connection(server: Server, client: str) -> None:
     url = f"http://127.0.0.1:{server.server_address[1]}/v1.0/users"
+    if client == "graph pool":
+        pool_manager = build_graph_pool(None)
+
+        def status(_: int) -> int:
+            return pool_manager.request("GET", url, timeout=10, retries=False).status
+    else:
+        session = build_http_session(None)
+
+        def status(_: int) -> int:
+            return session.get(url, timeout=10).status_code
     with ThreadPoolExecutor(max_workers=AT_ONCE) as pool:
         for _wave in range(2):
-            statuses = list(pool.map(lambda _: session.get(url, timeout=10).status_code, range(AT_ONCE)))
-            assert statuses == [200] * AT_ONCE
+            assert list(pool.map(status, range(AT_ONCE))) == [200] * AT_ONCE
     assert len(server.peers) == AT_ONCE  # no connection was discarded and opened again

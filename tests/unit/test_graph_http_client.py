@@ -308,3 +308,23 @@ def test_one_log_line_per_attempt_without_query_values(stub: StubServer, caplog)
     assert "-> 200" in lines[1] and "attempt=2" in lines[1] and "request-id=rid-ok" in lines[1]
     assert " ms " in lines[1] and "client-request-id=" in lines[1]
     assert not any("EMP-SECRETIVE-42" in line for line in lines)
+
+
+def test_graph_trusts_exactly_the_configured_ca(stub: StubServer) -> None:
+    """The stub's CA signed its certificate: a pool that trusts only the default store refuses it, with the fix."""
+    from activation.graph.errors import GraphUnavailable
+
+    stub.add("GET", "/v1.0/users/*", Canned(200, USER), times=2)
+    trusting = make_client(stub)
+    assert trusting.get_user(USER["id"]).user_principal_name == "ada@contoso.test"
+    untrusting = make_client(stub, trust=None)  # the default store: certifi's, which never signed the stub
+    with pytest.raises(GraphUnavailable, match="ACTIVATION_CA_BUNDLE"):
+        untrusting.get_user(USER["id"])
+
+
+def test_each_call_says_who_is_calling_and_sends_the_query_encoded(stub: StubServer, client: HttpGraphClient) -> None:
+    stub.add("GET", "/v1.0/users", Canned(200, {"value": [USER]}))
+    client.find_user_by_employee_id("O'Neil & Co")
+    [request] = stub.graph_requests()
+    assert request.headers["User-Agent"].startswith("day-one-activation/")
+    assert request.query["$filter"] == ["employeeId eq 'O''Neil & Co'"]  # the & stayed inside the value

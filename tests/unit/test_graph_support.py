@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from activation.clock import FakeClock
 from activation.graph.http_client import HttpGraphClient
-from activation.graph.http_session import build_http_session
+from activation.graph.http_session import build_graph_pool, build_http_session
 from activation.graph.retry import RetryPolicy
 from activation.graph.tokens import MsalTokenProvider
 
@@ -217,8 +217,10 @@ def make_client(
     client_secret: str = "stub-client-secret",  # noqa: S107
     timeout: float = 5.0,
     graph_url: str | None = None,
+    trust: str | None = "stub",
 ) -> HttpGraphClient:
-    """The real adapter (real MSAL, real requests) pointed at the stub."""
+    """The real adapter (real MSAL on requests, Graph calls on urllib3) pointed at the stub; `trust`: the
+    CA bundle of the Graph pool ("stub": the stub's own CA; None: the default store)."""
     session = build_http_session(str(stub.ca_path))
     tokens = MsalTokenProvider(
         CLIENT_ID, stub.authority, f"{stub.base_url}/.default", session, client_secret=client_secret
@@ -226,7 +228,7 @@ def make_client(
     return HttpGraphClient(
         graph_url or stub.base_url,
         tokens,
-        session,
+        build_graph_pool(str(stub.ca_path) if trust == "stub" else trust),
         clock or FakeClock(),
         timeout=timeout,
         retry=retry,

@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from sqlalchemy import bindparam, or_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
 
-from activation import audit, notices, tap_checks
+from activation import activation_rows, audit, notices, tap_checks
 from activation.codes import verified_in_this_browser
 from activation.deps import Deps
 from activation.errors import ActivationError
@@ -41,23 +40,14 @@ _TAKE_LEASE = (update(Activation)
                .values(step_lease_until=bindparam("lease_until"), version=Activation.version + 1)
                .returning(Activation)
                .execution_options(synchronize_session=False, populate_existing=True))
-# The steps' own writes, against the tables (as in codes.py): the unit of work's bookkeeping for two
-# or three changed rows cost about a third more CPU than the statements (docs/benchmarks.md,
-# 2026-12-06). Each activation UPDATE checks and bumps the row's version, as the mapper would.
-_act, _person, _invite = Activation.__table__.c, Person.__table__.c, Invite.__table__.c
-_MARK_ENABLED = (update(Activation.__table__)
-                 .where(_act.id == bindparam("for_activation"), _act.version == bindparam("seen_version"))
-                 .values(state=ActivationState.ENABLED, enabled_at=bindparam("now"), failure_reason=None,
-                         version=_act.version + 1)
-                 .returning(_act.version, _act.updated_at))
+# The steps' own writes, against the tables (activation/activation_rows.py says why).
+_person, _invite = Person.__table__.c, Invite.__table__.c
+_MARK_ENABLED = activation_rows.versioned_update(state=ActivationState.ENABLED, enabled_at=bindparam("now"),
+                                                 failure_reason=None)
 _PERSON_ENABLED = update(Person.__table__).where(_person.id == bindparam("for_person")).values(account_enabled=True)
-_MARK_COMPLETED = (update(Activation.__table__)
-                   .where(_act.id == bindparam("for_activation"), _act.version == bindparam("seen_version"))
-                   .values(state=ActivationState.COMPLETED, completed_at=bindparam("now"),
-                           tap_method_id=bindparam("method_id"), tap_expires_at=bindparam("pass_expires"),
-                           failure_reason=None, resume_until=None, step_lease_until=None,
-                           version=_act.version + 1)
-                   .returning(_act.version, _act.updated_at))
+_MARK_COMPLETED = activation_rows.versioned_update(
+    state=ActivationState.COMPLETED, completed_at=bindparam("now"), tap_method_id=bindparam("method_id"),
+    tap_expires_at=bindparam("pass_expires"), failure_reason=None, resume_until=None, step_lease_until=None)
 _INVITE_USED = update(Invite.__table__).where(_invite.id == bindparam("for_invite")).values(used_at=bindparam("now"))
 
 
@@ -173,25 +163,12 @@ def _enable(session: Session, deps: Deps, person: Person, activation: Activation
     except (GraphError, TokenError) as exc:
         _step_failed(session, deps, activation, person, starter, context, "enable account", exc, retryable=True)
     now = deps.clock.now()
-    _write_activation(session, activation, _MARK_ENABLED, {"now": now}, state=ActivationState.ENABLED,
+    activation_rows.write(session, activation, _MARK_ENABLED, {"now": now}, state=ActivationState.ENABLED,
                       enabled_at=now, failure_reason=None)
     session.execute(_PERSON_ENABLED, {"for_person": person.id})
     set_committed_value(person, "account_enabled", True)
     deps.audit(session, action="account.enabled", actor=starter, person=person, context=context)
     session.commit()
-
-
-def _write_activation(session: Session, activation: Activation, statement: Any, params: dict[str, Any],
-                      **written: Any) -> None:
-    """Run one of the version-checked UPDATEs above and show its values on `activation` as committed.
-    A version that moved means someone else changed the row under the lease (the desk): as the mapper
-    would, raise StaleDataError, so the steps stop and the lease is released."""
-    row = session.execute(statement, {"for_activation": activation.id, "seen_version": activation.version,
-                                      **params}).one_or_none()
-    if row is None:
-        raise StaleDataError(f"activation {activation.id} changed while its account steps ran")
-    for name, value in {**written, "version": row.version, "updated_at": row.updated_at}.items():
-        set_committed_value(activation, name, value)
 
 
 def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, reads: tap_checks.PendingReads,
@@ -217,7 +194,7 @@ def _issue_pass(session: Session, deps: Deps, opened: OpenInvite, user_id: str, 
     start = tap.start_at or now
     pass_expires = start + timedelta(minutes=tap.lifetime_minutes or policy.tap_lifetime_minutes)
     # The lease ends with the step that completes the activation (step_lease_until back to None).
-    _write_activation(session, activation, _MARK_COMPLETED, {"now": now, "method_id": tap.id,
+    activation_rows.write(session, activation, _MARK_COMPLETED, {"now": now, "method_id": tap.id,
                                                               "pass_expires": pass_expires},
                       state=ActivationState.COMPLETED, completed_at=now, tap_method_id=tap.id,
                       tap_expires_at=pass_expires, failure_reason=None, resume_until=None, step_lease_until=None)

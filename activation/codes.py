@@ -6,11 +6,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from activation import audit, code_limits, otp
+from activation import activation_rows, audit, code_limits, otp
 from activation.deps import Deps
 from activation.errors import ActivationError
 from activation.invites import OpenInvite
@@ -55,6 +55,12 @@ _TAKE_TRY = (update(OtpChallenge.__table__)
              .returning(_challenge.id, _challenge.code_hash, _challenge.attempts))
 _CONSUME = (update(OtpChallenge.__table__).where(_challenge.id == bindparam("challenge_id"), *_LIVE)
             .values(consumed_at=bindparam("now")))
+# A new code: its row, and the activation's count (the challenge object itself stays out of the session).
+_INSERT_CHALLENGE = insert(OtpChallenge.__table__)
+_CHALLENGE_COLUMNS = ("id", "activation_id", "code_hash", "session_binding", "created_at", "expires_at", "attempts")
+_MARK_CODE_SENT = activation_rows.versioned_update(codes_sent=_activation.codes_sent + 1,
+                                                   last_code_sent_at=bindparam("now"),
+                                                   state=ActivationState.CODE_SENT, resume_until=None)
 _BELOW_LOCKOUT = (_activation.id == bindparam("for_activation"), _activation.state == ActivationState.CODE_SENT,
                   _activation.failed_code_count < bindparam("lockout_threshold"))
 _COUNT_FAILURE = (update(Activation.__table__).where(*_BELOW_LOCKOUT)
@@ -195,11 +201,9 @@ def request_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: s
         raise CodeNotSent(str(exc)) from None
 
     session.execute(_SUPERSEDE_LIVE, {"for_activation": activation.id, "now": now})
-    session.add(challenge)
-    activation.codes_sent += 1
-    activation.last_code_sent_at = now
-    activation.state = ActivationState.CODE_SENT
-    activation.resume_until = None
+    session.execute(_INSERT_CHALLENGE, {column: getattr(challenge, column) for column in _CHALLENGE_COLUMNS})
+    activation_rows.write(session, activation, _MARK_CODE_SENT, {"now": now}, codes_sent=activation.codes_sent + 1,
+                          last_code_sent_at=now, state=ActivationState.CODE_SENT, resume_until=None)
     deps.audit(session, action="code.sent", actor=starter, person=person, context=context,
                details={"expires_at": challenge.expires_at.isoformat(), "codes_sent": activation.codes_sent})
     session.commit()

@@ -117,6 +117,13 @@ def fits_the_width(page: Any) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
 
 
+def small_choices(page: Any) -> list[str]:
+    """Radios and checkboxes smaller than 24 x 24 CSS px (WCAG 2.5.8's minimum target), by label."""
+    return page.evaluate("""() => [...document.querySelectorAll('input[type=radio], input[type=checkbox]')]
+        .filter(box => { const r = box.getBoundingClientRect(); return r.width < 24 || r.height < 24; })
+        .map(box => (box.labels && box.labels[0] ? box.labels[0].textContent.trim() : box.name))""")
+
+
 class StarterClient:
     """A starter's browser without the browser: cookies, the page's CSRF token, our Origin on posts."""
 

@@ -20,6 +20,7 @@ from deploy_people import (
     privileged,
     screenshot,
     sign_in_as,
+    small_choices,
     staff_person,
     state_of,
 )
@@ -89,7 +90,7 @@ def test_in_threat_mode_an_unlock_waits_for_a_second_agent_not_the_first(  # typ
     sign_in_as(lee, stack, "Lee Lead")
     lee.goto(f"{stack.url}/staff/desk/threat-mode")
     expect(lee.get_by_role("status")).to_contain_text("Threat mode is off")
-    assert fits_the_width(lee)
+    assert fits_the_width(lee) and small_choices(lee) == []  # a thumb hits the on/off radios
     screenshot(lee, tmp_path, "threat-mode-390.png")
     switch_threat_mode(lee, stack, True, "Phishing calls to the desk reported this morning")
     try:
@@ -97,6 +98,8 @@ def test_in_threat_mode_an_unlock_waits_for_a_second_agent_not_the_first(  # typ
         sign_in_as(dana, stack, "Dana Desk")
         open_unlock(dana, stack, "T400")
         expect(dana.get_by_text(re.compile(r"A second agent must approve.*threat mode is on"))).to_be_visible()
+        assert small_choices(dana) == []  # how the caller was verified, the invite's fate, "called back"
+        screenshot(dana, tmp_path, "verify-threat-mode-390.png")
         dana.get_by_label(re.compile("Identity checked elsewhere")).check()
         dana.get_by_label(re.compile("Reference of the identity check")).fill("IDV-2026-0400")
         dana.get_by_label(re.compile("Reason", re.IGNORECASE)).fill("Ticket 400: ID checked in person")

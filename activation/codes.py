@@ -200,7 +200,8 @@ def request_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: s
         session.commit()
         raise CodeNotSent(str(exc)) from None
 
-    session.execute(_SUPERSEDE_LIVE, {"for_activation": activation.id, "now": now})
+    if activation.codes_sent:  # every code has its row and counts there: none sent, none to supersede
+        session.execute(_SUPERSEDE_LIVE, {"for_activation": activation.id, "now": now})
     session.execute(_INSERT_CHALLENGE, {column: getattr(challenge, column) for column in _CHALLENGE_COLUMNS})
     activation_rows.write(session, activation, _MARK_CODE_SENT, {"now": now}, codes_sent=activation.codes_sent + 1,
                           last_code_sent_at=now, state=ActivationState.CODE_SENT, resume_until=None)

@@ -7,7 +7,9 @@ SMTP sink; bench/burst_stack.py) to the portal built in a child process, drives 
 journey with Flask's test client, one request at a time, and reads two clocks around every request:
 the serving thread's own CPU clock (time.thread_time: no other process, client or thread is in the
 figure), and the process's CPU less the harness's own threads (the SMTP sink and whatever the stack
-started before the portal), so that work the request hands to helper threads counts too.
+started before the portal), so that work the request hands to helper threads counts too. A third
+clock is PostgreSQL's: the CPU of the bench database's backends, from /proc/<pid>/schedstat (in
+nanoseconds), around the same request.
 
 With `--baseline REV`, a second child serves that revision (git archive) on a stack of its own, and the
 two take turns, one starter each (ABBA): this machine is a VM whose speed drifts by a tenth over
@@ -38,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STEPS = ("invite page", "request code", "code page", "submit code", "result page")
 REFUSALS = ("wrong code", "locked activation")
 PROCESS = "process: "  # the key prefix of the process-CPU samples
+POSTGRES = "postgres: "  # and of the PostgreSQL backends' CPU
 WRONG_PER_STARTER = 4  # below a code's 5 tries and the lockout, so each one is a counted wrong code
 
 
@@ -55,6 +58,7 @@ class Portal:
         self.public_url = env["ACTIVATION_PUBLIC_URL"]
         self.headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7", "Origin": self.public_url}
         self.samples: dict[str, list[float]] = {}
+        self.backends: list[int] = []  # the bench database's PostgreSQL backends (refreshed per starter)
 
     def _harness_cpu(self) -> float:
         total = 0.0
@@ -64,7 +68,15 @@ class Portal:
                     total += time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
         return total
 
+    def _postgres_cpu(self) -> float:
+        total = 0
+        for pid in self.backends:
+            with contextlib.suppress(OSError, ValueError):  # a backend that ended
+                total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+        return total / 1e9
+
     def send(self, client, step: str | None, method: str, path: str, **data: str):  # type: ignore[no-untyped-def]
+        postgres_started = self._postgres_cpu()
         started, process_started = time.thread_time(), time.process_time() - self._harness_cpu()
         response = client.open(path, method=method, base_url=self.public_url, headers=self.headers,
                                data=data or None)
@@ -73,6 +85,7 @@ class Portal:
             process_ms = 1000 * (time.process_time() - self._harness_cpu() - process_started)
             self.samples.setdefault(step, []).append(thread_ms)
             self.samples.setdefault(PROCESS + step, []).append(process_ms)
+            self.samples.setdefault(POSTGRES + step, []).append(1000 * (self._postgres_cpu() - postgres_started))
         return response
 
 
@@ -151,6 +164,7 @@ def serve(starters: int) -> None:
             if not sys.stdin.readline():
                 break
             portal.samples = {}
+            portal.backends = stack.postgres_backend_pids()  # the pool's connections, as they are now
             journey(portal, stack.mailbox, path, email)
             wrong_codes(portal, stack.mailbox, *wrong_one)
             locked_code(portal, stack, *locked_one, f"L{number:05d}")  # seed_starters' employee ids
@@ -164,9 +178,10 @@ def low_quantile(values: list[float]) -> float:
     return statistics.quantiles(values, n=5)[0] if len(values) >= 5 else min(values)
 
 
-def summary(samples: dict[str, list[float]], prefix: str = "") -> dict[str, float]:
-    """The steps' figures of one clock: the thread's (no prefix) or the process's (PROCESS)."""
-    figures = {name: low_quantile(samples[prefix + name]) for name in (*STEPS, *REFUSALS) if samples.get(prefix + name)}
+def summary(samples: dict[str, list[float]], prefix: str = "", statistic=None) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """The steps' figures of one clock: the thread's (no prefix), the process's (PROCESS) or PostgreSQL's."""
+    pick = statistic or low_quantile
+    figures = {name: pick(samples[prefix + name]) for name in (*STEPS, *REFUSALS) if samples.get(prefix + name)}
     figures["whole activation (sum of the steps)"] = sum(figures[name] for name in STEPS)
     return figures
 
@@ -260,6 +275,8 @@ def main() -> int:
     table(f"Thread CPU per request, {about}", {each.name: summary(each.samples) for each in sides})
     table("Process CPU per request (the serving thread and the helper threads it starts; the SMTP sink left out)",
           {each.name: summary(each.samples, PROCESS) for each in sides})
+    table("PostgreSQL CPU per request (the bench database's backends; the mean, as a request's share is small)",
+          {each.name: summary(each.samples, POSTGRES, statistic=statistics.fmean) for each in sides})
     return 0
 
 

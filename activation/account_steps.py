@@ -19,8 +19,7 @@ from sqlalchemy import bindparam, or_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from activation import activation_rows, audit, notices, tap_checks
-from activation.codes import verified_in_this_browser
+from activation import activation_rows, audit, codes, notices, tap_checks
 from activation.deps import Deps
 from activation.errors import ActivationError
 from activation.graph.errors import GraphError, NotFound, OnPremisesMastered, TokenError
@@ -34,9 +33,13 @@ LEASE_SECONDS = 120
 RESUMABLE_STATES = (ActivationState.VERIFIED, ActivationState.ENABLED)
 # Built once, with bound parameters (see codes.py). RETURNING the row with populate_existing reloads the
 # activation from the same UPDATE that takes the lease.
+# The lease is taken only by the browser that typed the last right code (the same test as
+# codes.verified_in_this_browser, inside the UPDATE): the result page needs no SELECT for it.
+_LAST_RIGHT_CODE_HERE = (codes.last_right_code_binding(Activation.id) == bindparam("binding"))
 _TAKE_LEASE = (update(Activation)
                .where(Activation.id == bindparam("for_activation"), Activation.state.in_(RESUMABLE_STATES),
-                      or_(Activation.step_lease_until.is_(None), Activation.step_lease_until < bindparam("now")))
+                      or_(Activation.step_lease_until.is_(None), Activation.step_lease_until < bindparam("now")),
+                      _LAST_RIGHT_CODE_HERE)
                .values(step_lease_until=bindparam("lease_until"), version=Activation.version + 1)
                .returning(Activation)
                .execution_options(synchronize_session=False, populate_existing=True))
@@ -82,8 +85,13 @@ def finish(session: Session, deps: Deps, opened: OpenInvite, browser_id: str,
     """Run the remaining account steps for a verified activation and return the TAP. Commits."""
     activation, person = opened.activation, opened.person
     now = deps.clock.now()
-    _check_resumable(session, deps, activation, browser_id, now)
-    if not _take_lease(session, activation, now, deps.settings.policy.account_step_lease_seconds):
+    _check_resumable(activation, now)
+    if not _take_lease(session, activation, now, deps.settings.policy.account_step_lease_seconds,
+                       codes.browser_binding(deps, browser_id)):
+        # Which refusal, read only now: the last right code was typed in another browser, or another
+        # request holds the lease.
+        if not codes.verified_in_this_browser(session, deps, activation.id, browser_id):
+            raise ResumeNotAllowed()
         raise StepsInProgress()
     starter = audit.Actor.starter(person.employee_id)
     try:
@@ -117,19 +125,19 @@ def _graph_reads(deps: Deps) -> Iterator[Executor]:
         yield pool
 
 
-def _check_resumable(session: Session, deps: Deps, activation: Activation, browser_id: str, now: datetime) -> None:
+def _check_resumable(activation: Activation, now: datetime) -> None:
+    """The loaded row's state and retry window; which browser may go on is checked by the lease."""
     if activation.state not in RESUMABLE_STATES:
         raise ResumeNotAllowed()
     if activation.resume_until is None or activation.resume_until <= now:
         raise ResumeNotAllowed()
-    if not verified_in_this_browser(session, deps, activation.id, browser_id):
-        raise ResumeNotAllowed()
 
 
-def _take_lease(session: Session, activation: Activation, now: datetime, lease_seconds: int = LEASE_SECONDS) -> bool:
-    """Compare-and-set the lease; when taken, `activation` is reloaded from the same UPDATE (RETURNING), so the
-    steps start from the row as it is now, not as the page opened it."""
-    taken = session.scalars(_TAKE_LEASE, {"for_activation": activation.id, "now": now,
+def _take_lease(session: Session, activation: Activation, now: datetime, lease_seconds: int, binding: str) -> bool:
+    """Compare-and-set the lease, for the browser whose `binding` typed the last right code; when taken,
+    `activation` is reloaded from the same UPDATE (RETURNING), so the steps start from the row as it is
+    now, not as the page opened it."""
+    taken = session.scalars(_TAKE_LEASE, {"for_activation": activation.id, "now": now, "binding": binding,
                                           "lease_until": now + timedelta(seconds=lease_seconds)}).first()
     session.commit()
     return taken is not None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from activation import activation_rows, audit, code_limits, otp
 from activation.deps import Deps
@@ -35,10 +37,15 @@ _challenge, _activation = OtpChallenge.__table__.c, Activation.__table__.c
 _LIVE = (_challenge.consumed_at.is_(None), _challenge.superseded_at.is_(None))
 _LIVE_CHALLENGE = (select(OtpChallenge).where(OtpChallenge.activation_id == bindparam("for_activation"), *_LIVE)
                    .order_by(OtpChallenge.created_at.desc()).limit(1))
-_LAST_RIGHT_CODE_BINDING = (
-    select(_challenge.session_binding)
-    .where(_challenge.activation_id == bindparam("for_activation"), _challenge.consumed_at.is_not(None))
-    .order_by(_challenge.consumed_at.desc()).limit(1))
+def last_right_code_binding(activation_id: Any) -> ScalarSelect[str]:
+    """The browser binding of the activation's last right code, as a subquery (`activation_id`: a bound
+    parameter, or a column to correlate with)."""
+    return (select(_challenge.session_binding)
+            .where(_challenge.activation_id == activation_id, _challenge.consumed_at.is_not(None))
+            .order_by(_challenge.consumed_at.desc()).limit(1).scalar_subquery())
+
+
+_LAST_RIGHT_CODE_BINDING = select(last_right_code_binding(bindparam("for_activation")))
 _SUPERSEDE_LIVE = (update(OtpChallenge.__table__)
                    .where(_challenge.activation_id == bindparam("for_activation"), *_LIVE)
                    .values(superseded_at=bindparam("now")))

@@ -358,6 +358,14 @@ def test_retry_window_and_browser_binding_for_resume(flow: Flow) -> None:
         account_steps.finish(flow.session, flow.deps, flow.reopen(token), BROWSER)
 
 
+def test_another_browser_takes_no_lease_so_the_right_one_finishes_at_once(flow: Flow) -> None:
+    person, token = verified(flow)
+    with pytest.raises(account_steps.ResumeNotAllowed):
+        account_steps.finish(flow.session, flow.deps, flow.reopen(token), OTHER_BROWSER)
+    assert person.activation.step_lease_until is None
+    assert account_steps.finish(flow.session, flow.deps, flow.reopen(token), BROWSER).tap
+
+
 def test_on_premises_mastered_user_fails_with_a_reason_for_the_desk(flow: Flow) -> None:
     _, token = verified(flow, on_prem=True)
     with pytest.raises(account_steps.AccountStepFailed) as failed:

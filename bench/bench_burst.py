@@ -4,7 +4,8 @@ Starts the deployed shape (bench/burst_stack.py: gunicorn with config/gunicorn.c
 Redis, staging against the HTTPS emulator with 50 ms added to every Graph call, real SMTP), then:
 
 1. burst: N starters at concurrency C through invite page, request code, code page, read the mail,
-   submit (the result page shows the TAP);
+   submit (the result page shows the TAP), in two halves of N/2 (with --baseline the halves run
+   ABBA, like every other phase);
 2. floor: a bare Flask POST served by the same gunicorn settings, same client, same concurrency;
 3. refusals: wrong code, locked activation, forged invite token, lost-link request, CSRF failure;
    then a flood of wrong-code POSTs spread over many invites, with proof that it changed nothing
@@ -254,6 +255,19 @@ def run_burst(stack: BenchStack, clients: Clients, sizes: Sizes, name: str, coun
     completed = sum(1 for tap in taps if tap)
     return {"phase": phase, "completed": completed, "duplicates": sum(n - 1 for n in graph_taps.values() if n > 1)
             + sum(n - 1 for n in graph_enables.values() if n > 1), "graph_calls": len(stack.emulator_requests())}
+
+
+def merged_bursts(first: dict, second: dict) -> dict:
+    """One burst's figures from two halves: counts, CPU and wall time add up; latencies pool."""
+    a, b = first["phase"], second["phase"]
+    timings = Timings()
+    for part in (a.timings, b.timings):
+        for step, samples in part.steps.items():
+            timings.steps[step].extend(samples)
+        timings.errors.extend(part.errors)
+    phase = Phase(a.name, a.requests + b.requests, a.wall + b.wall, a.portal_cpu + b.portal_cpu,
+                  a.postgres_cpu + b.postgres_cpu, timings, a.consumer_cpu + b.consumer_cpu)
+    return {"phase": phase, **{key: first[key] + second[key] for key in ("completed", "duplicates", "graph_calls")}}
 
 
 def run_refusals(stack: BenchStack, clients: Clients, sizes: Sizes, tag: str) -> list[Phase]:
@@ -573,9 +587,18 @@ def run_all(stack: BenchStack, clients: Clients, sizes: Sizes, floor: Phase,
 
     A generator that pauses after each phase, so that `in_turns` can run a baseline's phase between two
     of this one's; its return value (StopIteration.value) is the table's rows."""
-    print(f"[{tag}] burst", flush=True)
+    # The burst in two halves, so that with a baseline it runs in ABBA order too (before's first half,
+    # after's first, after's second, before's second): run whole, it was the one phase in AB order, and
+    # the side that ran second met the first side's background work (2026-12-06).
+    half = sizes.starters // 2
+    print(f"[{tag}] burst, first half", flush=True)
     with Profiler(stack, stack.profile_dir, f"{tag}-burst"):
-        burst = run_burst(stack, clients, sizes, "burst", sizes.starters, f"{tag}B")
+        first = run_burst(stack, clients, sizes, "burst", half, f"{tag}B")
+    yield
+    print(f"[{tag}] burst, second half", flush=True)
+    with Profiler(stack, stack.profile_dir, f"{tag}-burst-second-half"):
+        second = run_burst(stack, clients, sizes, "burst", sizes.starters - half, f"{tag}C")
+    burst = merged_bursts(first, second)
     rss = [rss_mb(pid) or 0.0 for pid in stack.portal.worker_pids()]
     yield
     print(f"[{tag}] refusals", flush=True)

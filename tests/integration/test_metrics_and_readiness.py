@@ -59,6 +59,16 @@ def test_metrics_counts_committed_audit_events_and_steps(make_app) -> None:  # t
     assert 'activation_step_seconds_count{step="GET starter.home"} 1.0' in text
 
 
+def test_a_desk_burst_alert_has_its_own_series(make_app) -> None:  # type: ignore[no-untyped-def]
+    """What docs/operations.md tells operators to alert on."""
+    app = make_app(metrics={"token": TOKEN})
+    with app.extensions["activation"].session_factory() as session:
+        audit.record(session, action="desk.burst_alert", actor=audit.Actor.staff("agent-oid"), outcome="alert")
+        session.commit()
+    text = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).get_data(as_text=True)
+    assert 'activation_desk_actions_total{action="burst_alert",outcome="alert"} 1.0' in text
+
+
 def test_graph_and_mail_wrappers_count_by_operation_and_outcome() -> None:
     metrics = PrometheusMetrics()
 

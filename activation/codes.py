@@ -37,6 +37,8 @@ _challenge, _activation = OtpChallenge.__table__.c, Activation.__table__.c
 _LIVE = (_challenge.consumed_at.is_(None), _challenge.superseded_at.is_(None))
 _LIVE_CHALLENGE = (select(OtpChallenge).where(OtpChallenge.activation_id == bindparam("for_activation"), *_LIVE)
                    .order_by(OtpChallenge.created_at.desc()).limit(1))
+
+
 def last_right_code_binding(activation_id: Any) -> ScalarSelect[str]:
     """The browser binding of the activation's last right code, as a subquery (`activation_id`: a bound
     parameter, or a column to correlate with)."""
@@ -269,9 +271,9 @@ def verify_code(session: Session, deps: Deps, opened: OpenInvite, browser_id: st
         raise CodeUsedUp()
     attempts = taken.attempts
     matched = otp.code_matches(deps.otp_key, taken.id, code, taken.code_hash)
-    if matched:  # this transaction holds the row since the try: nobody else can have consumed it
-        consumed = session.execute(_CONSUME, {"challenge_id": taken.id, "now": now}).rowcount
-        assert consumed == 1, "a live code held by this transaction could not be consumed"
+    # The right code is consumed on the row this transaction holds since the try: nobody else can have.
+    if matched and session.execute(_CONSUME, {"challenge_id": taken.id, "now": now}).rowcount != 1:
+        raise RuntimeError("a live code this transaction holds could not be consumed")
     counted = session.execute(_VERIFY if matched else _COUNT_FAILURE, {
         "for_activation": activation.id, "lockout_threshold": policy.lockout_threshold, "now": now,
         "resume_by": now + timedelta(minutes=policy.retry_window_minutes)}).one_or_none()

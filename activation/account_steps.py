@@ -29,7 +29,6 @@ from activation.models import Activation, ActivationState, Invite, Person
 
 logger = logging.getLogger(__name__)
 
-LEASE_SECONDS = 120
 RESUMABLE_STATES = (ActivationState.VERIFIED, ActivationState.ENABLED)
 # Built once, with bound parameters (see codes.py). RETURNING the row with populate_existing reloads the
 # activation from the same UPDATE that takes the lease.

@@ -38,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = ("invite page", "request code", "code page", "submit code", "result page")
-REFUSALS = ("wrong code", "locked activation")
+REFUSALS = ("wrong code", "locked activation", "lost-link request")
 PROCESS = "process: "  # the key prefix of the process-CPU samples
 POSTGRES = "postgres: "  # and of the PostgreSQL backends' CPU
 WRONG_PER_STARTER = 4  # below a code's 5 tries and the lockout, so each one is a counted wrong code
@@ -141,6 +141,16 @@ def locked_code(portal: Portal, stack, path: str, email: str, employee_id: str) 
     assert answer.status_code == 403, f"locked activation {answer.status_code}"
 
 
+def lost_link_request(portal: Portal, number: int) -> None:
+    """An address nobody has: the page answers at once and queues the lookup (the job consumer, another
+    process, does that part; it is not in these figures)."""
+    client = portal.app.test_client()
+    page = portal.send(client, None, "GET", "/")
+    answer = portal.send(client, "lost-link request", "POST", "/lost-link", csrf_token=csrf(page),
+                         email=f"nobody{number}@personal.example")
+    assert answer.status_code == 200, f"lost-link request {answer.status_code}"
+
+
 def serve(starters: int) -> None:
     """One side: its own stack and portal; then, for each line on stdin, one starter's journey, wrong
     codes and locked refusal, answered with that starter's samples as one JSON line on stdout."""
@@ -168,6 +178,7 @@ def serve(starters: int) -> None:
             journey(portal, stack.mailbox, path, email)
             wrong_codes(portal, stack.mailbox, *wrong_one)
             locked_code(portal, stack, *locked_one, f"L{number:05d}")  # seed_starters' employee ids
+            lost_link_request(portal, number)
             answer.write(json.dumps(portal.samples) + "\n")
             answer.flush()
 

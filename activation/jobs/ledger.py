@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from activation.models import Job, JobState
 
 MAX_ERROR_CHARS = 500
+_JOB_COLUMNS = [column for column in Job.__table__.columns if column.key != "id"]
+_INSERT_JOB = insert(Job.__table__).returning(Job.__table__.c.id)
 # Built once, with bound parameters (see codes.py). RETURNING the row (populate_existing) gives the
 # claimed job from the same UPDATE, without reading it again.
 _CLAIM = (update(Job)
@@ -40,9 +42,14 @@ def add(session: Session, kind: str, payload: dict[str, Any] | None = None, *, n
             return existing
     job = Job(kind=kind, key=key or secrets.token_hex(12), state=JobState.QUEUED, payload=payload or {},
               attempts=0, max_attempts=max_attempts, created_at=now, updated_at=now, not_before=not_before)
-    if key is None:  # a random key meets no other: no savepoint needed, only the id (a lost-link request)
+    if key is None:
+        # A random key meets no other: no savepoint needed, only the id (a lost-link request). One plain
+        # INSERT RETURNING the id, then the object joins the session as the row it is (as audit rows
+        # are written: the unit of work's flush cost more than the statement).
+        values = {column.key: getattr(job, column.key) for column in _JOB_COLUMNS}
+        job.id = session.execute(_INSERT_JOB, values).scalar_one()
+        make_transient_to_detached(job)
         session.add(job)
-        session.flush()
         return job
     try:
         with session.begin_nested():

@@ -30,11 +30,11 @@ from activation.models import Activation, ActivationState, Invite, Person
 logger = logging.getLogger(__name__)
 
 RESUMABLE_STATES = (ActivationState.VERIFIED, ActivationState.ENABLED)
-# Built once, with bound parameters (see codes.py). RETURNING the row with populate_existing reloads the
-# activation from the same UPDATE that takes the lease.
 # The lease is taken only by the browser that typed the last right code (the same test as
 # codes.verified_in_this_browser, inside the UPDATE): the result page needs no SELECT for it.
 _LAST_RIGHT_CODE_HERE = (codes.last_right_code_binding(Activation.id) == bindparam("binding"))
+# Built once, with bound parameters (see codes.py). RETURNING the row with populate_existing reloads the
+# activation from the same UPDATE that takes the lease.
 _TAKE_LEASE = (update(Activation)
                .where(Activation.id == bindparam("for_activation"), Activation.state.in_(RESUMABLE_STATES),
                       or_(Activation.step_lease_until.is_(None), Activation.step_lease_until < bindparam("now")),
